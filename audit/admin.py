@@ -1,0 +1,89 @@
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.db import models
+from django.http import HttpRequest
+
+from audit.models import AuditAction, AuditEntry
+from audit.services import audit_record, diff, snapshot
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Clinical history: viewable in the admin, written only by the services."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class ReasonForm(forms.ModelForm):
+    change_reason = forms.CharField(
+        label="Reason for this change",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Kept in the audit trail with the old and new values.",
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if self.instance.pk and self.has_changed() and not data.get("change_reason", "").strip():
+            self.add_error("change_reason", "Say why this record is changed.")
+        return data
+
+
+class AuditedAdmin(admin.ModelAdmin):
+    """Admin edits of clinical and catalog records write an audit entry with old and new values
+    and a required reason, in the same transaction as the change. Records are never deleted
+    from the admin."""
+
+    form = ReasonForm
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = [f for f in super().get_fields(request, obj) if f != "change_reason"]
+        return [*fields, "change_reason"]
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        fieldsets = super().get_fieldsets(request, obj)
+        names = {f for _, opts in fieldsets for f in opts.get("fields", ())}
+        if "change_reason" not in names:
+            fieldsets = [*fieldsets, ("Audit", {"fields": ["change_reason"]})]
+        return fieldsets
+
+    def audit_patient(self, obj: Any) -> Any:
+        return None
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        before: dict[str, Any] = {}
+        if change:
+            before = snapshot(type(obj)._default_manager.get(pk=obj.pk))
+        super().save_model(request, obj, form, change)
+        obj.refresh_from_db()
+        changes = diff(before, snapshot(obj))
+        if changes or not change:
+            audit_record(
+                actor=request.user,
+                instance=obj,
+                action=AuditAction.UPDATE if change else AuditAction.CREATE,
+                changes=changes,
+                reason=form.cleaned_data.get("change_reason", "").strip(),
+                patient=self.audit_patient(obj),
+            )
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(ReadOnlyAdmin):
+    list_display = ("occurred_at", "actor", "action", "record_type", "record_repr", "reason")
+    list_filter = ("action", "record_type")
+    search_fields = ("record_repr", "reason", "actor__username", "record_id")
+    date_hierarchy = "occurred_at"
+    list_select_related = ("actor",)
+    formfield_overrides = {models.JSONField: {"widget": forms.Textarea}}

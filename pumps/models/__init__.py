@@ -1,0 +1,28 @@
+"""Clinics, patients, care teams, the pump and catheter catalogs, implanted devices, pump programs
+(the dosing history) and reservoir fills."""
+
+from pumps.models.catalog import CatheterModel, Confidence, PumpKind, PumpModel
+from pumps.models.clinics import CareRole, CareTeamMember, Clinic
+from pumps.models.devices import Catheter, Pump, PumpStatus
+from pumps.models.patients import SCI_LEVELS, Patient, SpasticityOrigin
+from pumps.models.programs import FlexStep, ProgramMode, PumpProgram, ReservoirFill
+
+__all__ = [
+    "SCI_LEVELS",
+    "CareRole",
+    "CareTeamMember",
+    "Catheter",
+    "CatheterModel",
+    "Clinic",
+    "Confidence",
+    "FlexStep",
+    "Patient",
+    "ProgramMode",
+    "Pump",
+    "PumpKind",
+    "PumpModel",
+    "PumpProgram",
+    "PumpStatus",
+    "ReservoirFill",
+    "SpasticityOrigin",
+]

@@ -1,0 +1,222 @@
+"""Pump programs (the dosing history) and reservoir fills (the reservoir state).
+
+Both are clinical history: a past program or fill is never edited, only superseded by a newer
+row. ``save()`` refuses updates (except recording the verifying user on a program) and the admin
+shows them read-only; new rows come from the services, which validate with the dosing engine.
+"""
+
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+from pumps.models.catalog import POSITIVE
+from pumps.models.devices import Pump
+
+
+class ImmutableRecordError(Exception):
+    """Raised when code tries to rewrite clinical history."""
+
+
+class ProgramMode(models.TextChoices):
+    SIMPLE = "simple", "Simple continuous"
+    FLEX = "flex", "Flex (stepped schedule)"
+
+
+class PumpProgram(models.Model):
+    pump = models.ForeignKey(Pump, on_delete=models.PROTECT, related_name="programs")
+    effective_from = models.DateTimeField(help_text="When the pump started running this program.")
+    concentration_mcg_per_ml = models.DecimalField(
+        "concentration (mcg/mL)", max_digits=7, decimal_places=2, validators=POSITIVE
+    )
+    dilution = models.ForeignKey(
+        "dosing.Dilution",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="programs",
+        help_text="Required for any concentration that is not a stock product's.",
+    )
+    mode = models.CharField(max_length=10, choices=ProgramMode.choices)
+    daily_dose_mcg = models.DecimalField(
+        "daily dose (mcg/day)",
+        max_digits=9,
+        decimal_places=3,
+        null=True,
+        blank=True,
+        validators=POSITIVE,
+        help_text="Simple continuous mode only; a flex program's dose is the sum of its steps.",
+    )
+    reason = models.TextField(help_text="Why the program was set or changed.")
+    entered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="programs_entered"
+    )
+    entered_at = models.DateTimeField()
+    verified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="programs_verified",
+    )
+    verified_at = models.DateTimeField(null=True, blank=True)
+
+    # The only fields that may be written after creation: a second user's verification.
+    MUTABLE_FIELDS = frozenset({"verified_by", "verified_at"})
+
+    class Meta:
+        ordering = ["pump", "-effective_from"]
+        get_latest_by = "effective_from"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["pump", "effective_from"],
+                name="program_one_per_pump_instant",
+                violation_error_message="This pump already has a program starting at that time.",
+            ),
+            models.CheckConstraint(
+                condition=Q(concentration_mcg_per_ml__gt=0),
+                name="program_concentration_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(mode=ProgramMode.SIMPLE, daily_dose_mcg__gt=0)
+                | Q(mode=ProgramMode.FLEX, daily_dose_mcg__isnull=True),
+                name="program_dose_matches_mode",
+                violation_error_message="A simple program needs a daily dose (mcg/day); a flex "
+                "program takes its dose from its steps.",
+            ),
+            models.CheckConstraint(
+                condition=Q(verified_by__isnull=True) | ~Q(verified_by=F("entered_by")),
+                name="program_verifier_is_second_person",
+                violation_error_message="A program must be verified by someone other than the "
+                "person who entered it.",
+            ),
+            models.CheckConstraint(
+                condition=Q(verified_by__isnull=True, verified_at__isnull=True)
+                | Q(verified_by__isnull=False, verified_at__isnull=False),
+                name="program_verification_complete",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_mode_display()} at {self.concentration_mcg_per_ml} mcg/mL from " + (
+            f"{self.effective_from:%Y-%m-%d %H:%M}" if self.effective_from else "?"
+        )
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            update_fields = kwargs.get("update_fields")
+            if update_fields is None or not set(update_fields) <= self.MUTABLE_FIELDS:
+                raise ImmutableRecordError(
+                    "A pump program is never edited; record a new program that supersedes it."
+                )
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        raise ImmutableRecordError("A pump program is part of the dosing history; never deleted.")
+
+
+class FlexStep(models.Model):
+    """One step of a flex program: from ``start_time`` (wall clock in the patient's time zone)
+    until the next step's start, wrapping at midnight, at ``rate_mcg_per_hour``."""
+
+    program = models.ForeignKey(PumpProgram, on_delete=models.PROTECT, related_name="steps")
+    start_time = models.TimeField()
+    rate_mcg_per_hour = models.DecimalField(
+        "rate (mcg/h)", max_digits=8, decimal_places=3, validators=POSITIVE
+    )
+
+    class Meta:
+        ordering = ["program", "start_time"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["program", "start_time"],
+                name="flex_step_start_unique",
+                violation_error_message="Two steps cannot start at the same time.",
+            ),
+            models.CheckConstraint(
+                condition=Q(rate_mcg_per_hour__gt=0), name="flex_step_rate_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.start_time:%H:%M} {self.rate_mcg_per_hour} mcg/h"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise ImmutableRecordError("A flex step belongs to a program and is never edited.")
+        super().save(*args, **kwargs)
+
+
+class ReservoirFill(models.Model):
+    """The reservoir state: what was in the pump after a fill. The latest fill of a pump,
+    with its programs, is what the dosing engine projects from."""
+
+    pump = models.ForeignKey(Pump, on_delete=models.PROTECT, related_name="fills")
+    filled_at = models.DateTimeField()
+    volume_ml = models.DecimalField(
+        "volume in reservoir after fill (mL)",
+        max_digits=5,
+        decimal_places=2,
+        validators=POSITIVE,
+    )
+    concentration_mcg_per_ml = models.DecimalField(
+        "concentration (mcg/mL)", max_digits=7, decimal_places=2, validators=POSITIVE
+    )
+    product = models.ForeignKey(
+        "dosing.DrugProduct",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="fills",
+    )
+    dilution = models.ForeignKey(
+        "dosing.Dilution", null=True, blank=True, on_delete=models.PROTECT, related_name="fills"
+    )
+    lot_number = models.CharField(max_length=60, blank=True)
+    expiry_date = models.DateField(null=True, blank=True)
+    volume_removed_ml = models.DecimalField(
+        "volume removed before fill (mL)",
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Residual drawn from the reservoir before filling; empty for a first fill.",
+    )
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="fills_recorded"
+    )
+    recorded_at = models.DateTimeField()
+    notes = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["pump", "-filled_at"]
+        get_latest_by = "filled_at"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["pump", "filled_at"],
+                name="fill_one_per_pump_instant",
+                violation_error_message="This pump already has a fill recorded at that time.",
+            ),
+            models.CheckConstraint(condition=Q(volume_ml__gt=0), name="fill_volume_positive"),
+            models.CheckConstraint(
+                condition=Q(concentration_mcg_per_ml__gt=0), name="fill_concentration_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(volume_removed_ml__isnull=True) | Q(volume_removed_ml__gte=0),
+                name="fill_removed_not_negative",
+                violation_error_message="The volume removed (mL) cannot be negative.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        when = f"{self.filled_at:%Y-%m-%d}" if self.filled_at else "?"
+        return f"{self.volume_ml} mL at {self.concentration_mcg_per_ml} mcg/mL on {when}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise ImmutableRecordError("A reservoir fill is never edited; record a new fill.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        raise ImmutableRecordError("A reservoir fill is part of the pump's history.")

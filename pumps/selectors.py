@@ -1,0 +1,60 @@
+"""Who may see which patients. Every page and endpoint that shows patient data starts from
+``patients_visible_to``; nothing else decides access.
+
+A user sees a patient when they are on that patient's care team: staff (clinician, nurse,
+integrator) through a membership of the patient's clinic, a caregiver through a membership of the
+patient. Superuser and staff flags grant nothing here: the Django admin is a separate tool for
+system administrators.
+"""
+
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+from pumps.models import CareRole, CareTeamMember, Clinic, Patient, Pump, PumpStatus
+
+
+def _can_see_anything(user: Any) -> bool:
+    return bool(user is not None and user.is_authenticated and user.is_active)
+
+
+def patients_visible_to(user: Any) -> QuerySet[Patient]:
+    """The patients ``user`` may see. Two indexed subqueries, no joins that duplicate rows."""
+    if not _can_see_anything(user):
+        return Patient.objects.none()
+    memberships = CareTeamMember.objects.filter(user=user)
+    clinic_ids = memberships.filter(clinic__isnull=False).values("clinic_id")
+    patient_ids = memberships.filter(patient__isnull=False).values("patient_id")
+    return Patient.objects.filter(Q(clinic_id__in=clinic_ids) | Q(pk__in=patient_ids))
+
+
+def clinics_staffed_by(user: Any) -> QuerySet[Clinic]:
+    """Clinics in which ``user`` is a clinician, nurse or integrator."""
+    if not _can_see_anything(user):
+        return Clinic.objects.none()
+    return Clinic.objects.filter(care_team__user=user)
+
+
+def roles_for_patient(user: Any, patient: Patient) -> set[str]:
+    """The care roles ``user`` holds for ``patient`` (empty when none)."""
+    if not _can_see_anything(user):
+        return set()
+    rows = CareTeamMember.objects.filter(
+        Q(clinic_id=patient.clinic_id) | Q(patient=patient), user=user
+    ).values_list("role", flat=True)
+    return set(rows)
+
+
+def pumps_visible_to(user: Any, *, active_only: bool = False) -> QuerySet[Pump]:
+    pumps = Pump.objects.filter(patient__in=patients_visible_to(user)).select_related(
+        "patient", "patient__clinic", "pump_model"
+    )
+    if active_only:
+        pumps = pumps.filter(status=PumpStatus.ACTIVE)
+    return pumps
+
+
+def is_caregiver_only(user: Any) -> bool:
+    """True for a user whose only care roles are caregiver roles."""
+    roles = set(CareTeamMember.objects.filter(user=user).values_list("role", flat=True))
+    return roles == {CareRole.CAREGIVER}
