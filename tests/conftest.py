@@ -1,0 +1,103 @@
+"""The small fixed world every test can use: two clinics; a clinician, a nurse and an integrator
+in clinic A; a clinician in clinic B; a caregiver of patient A1 and a caregiver of patient A2;
+patient B1 in clinic B. Plus helpers that refuse to run a PostgreSQL-only test anywhere else."""
+
+import os
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.db import connection
+
+from pumps.models import CareRole, CatheterModel, Clinic, Patient, Pump, PumpModel
+from pumps.services import care_team_add, pump_implant
+from tests.factories import ClinicFactory, PatientFactory, UserFactory
+
+
+@dataclass
+class World:
+    clinic_a: Clinic
+    clinic_b: Clinic
+    admin: Any
+    clinician: Any
+    nurse: Any
+    integrator: Any
+    clinician_b: Any
+    caregiver_a: Any
+    caregiver_b: Any
+    stranger: Any
+    patient_a1: Patient
+    patient_a2: Patient
+    patient_b1: Patient
+
+
+@pytest.fixture
+def world(db: None) -> World:
+    admin = UserFactory.create(username="root", is_superuser=True, is_staff=True)
+    clinic_a = ClinicFactory.create(name="Clinic A")
+    clinic_b = ClinicFactory.create(name="Clinic B", time_zone="America/Chicago")
+    users = {
+        name: UserFactory.create(username=name)
+        for name in (
+            "clinician",
+            "nurse",
+            "integrator",
+            "clinician_b",
+            "caregiver_a",
+            "caregiver_b",
+            "stranger",
+        )
+    }
+    patient_a1 = PatientFactory.create(clinic=clinic_a, mrn="A1")
+    patient_a2 = PatientFactory.create(clinic=clinic_a, mrn="A2")
+    patient_b1 = PatientFactory.create(clinic=clinic_b, mrn="B1")
+    care_team_add(actor=admin, user=users["clinician"], role=CareRole.CLINICIAN, clinic=clinic_a)
+    care_team_add(actor=admin, user=users["nurse"], role=CareRole.NURSE, clinic=clinic_a)
+    care_team_add(actor=admin, user=users["integrator"], role=CareRole.INTEGRATOR, clinic=clinic_a)
+    care_team_add(actor=admin, user=users["clinician_b"], role=CareRole.CLINICIAN, clinic=clinic_b)
+    care_team_add(
+        actor=admin, user=users["caregiver_a"], role=CareRole.CAREGIVER, patient=patient_a1
+    )
+    care_team_add(
+        actor=admin, user=users["caregiver_b"], role=CareRole.CAREGIVER, patient=patient_a2
+    )
+    return World(
+        clinic_a=clinic_a,
+        clinic_b=clinic_b,
+        admin=admin,
+        patient_a1=patient_a1,
+        patient_a2=patient_a2,
+        patient_b1=patient_b1,
+        **users,
+    )
+
+
+@pytest.fixture
+def implanted_pump(world: World) -> Pump:
+    """A SynchroMed II 20 mL in patient A1 with an 8709SC catheter of 60 cm."""
+    return pump_implant(
+        actor=world.clinician,
+        patient=world.patient_a1,
+        pump_model=PumpModel.objects.get(model_number="8637-20"),
+        serial_number="NGP100001",
+        implanted_on=date(2024, 1, 10),
+        catheter_model=CatheterModel.objects.get(model_number="8709SC"),
+        catheter_length_cm=Decimal("60"),
+        catheter_volume_per_cm_ml=Decimal("0.0020"),
+    )
+
+
+@pytest.fixture
+def postgres(db: None) -> None:
+    """For tests of what only PostgreSQL enforces (triggers). They fail, never skip, elsewhere:
+    ``make test`` always runs on PostgreSQL."""
+    if connection.vendor != "postgresql":
+        pytest.fail(
+            "this test needs PostgreSQL: run it with `make test` (DATABASE_URL=postgres://...)"
+        )
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
