@@ -5,7 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p var/celery-broker var/mail
 export PYTHONUNBUFFERED=1
-PORT=${PORT:-8000}
+# honcho sets PORT for each process itself, so the web port travels as ITB_PORT.
+export ITB_PORT=${PORT:-8000}
+PORT=$ITB_PORT
 .venv/bin/python manage.py migrate --noinput
 .venv/bin/python manage.py seed_demo
 db=$(.venv/bin/python -c 'import django,os;os.environ.setdefault("DJANGO_SETTINGS_MODULE","itb.settings.local");django.setup();from django.conf import settings as s;print(s.DATABASES["default"]["ENGINE"].rsplit(".",1)[-1])')
