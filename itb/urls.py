@@ -9,6 +9,7 @@ from itb.views import healthz
 admin.site.site_header = "ITB pump clinic"
 admin.site.site_title = "ITB pump clinic"
 admin.site.index_title = "Clinic administration"
+admin.site.enable_nav_sidebar = False
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),

@@ -110,6 +110,7 @@ class PatientAdmin(AuditedAdmin):
         "sci_level",
         "high_withdrawal_risk",
     )
+    list_display_links = ("family_name", "given_name")
     list_filter = (
         "clinic",
         "spasticity_origin",

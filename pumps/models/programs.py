@@ -5,14 +5,21 @@ row. ``save()`` refuses updates (except recording the verifying user on a progra
 shows them read-only; new rows come from the services, which validate with the dosing engine.
 """
 
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 
 from pumps.models.catalog import POSITIVE
 from pumps.models.devices import Pump
+
+
+def local_text(moment: datetime | None) -> str:
+    """A stored UTC instant as the clinic reads it (the active time zone)."""
+    return f"{timezone.localtime(moment):%Y-%m-%d %H:%M}" if moment else "?"
 
 
 class ImmutableRecordError(Exception):
@@ -99,9 +106,8 @@ class PumpProgram(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_mode_display()} at {self.concentration_mcg_per_ml} mcg/mL from " + (
-            f"{self.effective_from:%Y-%m-%d %H:%M}" if self.effective_from else "?"
-        )
+        start = local_text(self.effective_from)
+        return f"{self.get_mode_display()} at {self.concentration_mcg_per_ml} mcg/mL from {start}"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         if not self._state.adding:
@@ -210,7 +216,7 @@ class ReservoirFill(models.Model):
         ]
 
     def __str__(self) -> str:
-        when = f"{self.filled_at:%Y-%m-%d}" if self.filled_at else "?"
+        when = local_text(self.filled_at)
         return f"{self.volume_ml} mL at {self.concentration_mcg_per_ml} mcg/mL on {when}"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
