@@ -108,7 +108,7 @@ class PatientAdmin(AuditedAdmin):
         "date_of_birth",
         "spasticity_origin",
         "sci_level",
-        "high_withdrawal_risk",
+        "high_risk",
     )
     list_display_links = ("family_name", "given_name")
     list_filter = (
@@ -125,6 +125,12 @@ class PatientAdmin(AuditedAdmin):
 
     def audit_patient(self, obj: Patient) -> Patient:
         return obj
+
+    @admin.display(
+        boolean=True, description="High withdrawal risk", ordering="high_withdrawal_risk"
+    )
+    def high_risk(self, obj: Patient) -> bool:
+        return bool(obj.high_withdrawal_risk)
 
 
 @admin.register(CareTeamMember)
