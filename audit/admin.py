@@ -75,6 +75,34 @@ class AuditedAdmin(admin.ModelAdmin):
                 patient=self.audit_patient(obj),
             )
 
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        """Inline rows are audited like the parent: old and new values, the parent's reason."""
+        model = formset.model
+        before = {
+            obj.pk: snapshot(obj)
+            for obj in model._default_manager.filter(
+                pk__in=[f.instance.pk for f in formset.forms if f.instance.pk]
+            )
+        }
+        super().save_formset(request, form, formset, change)
+        reason = form.cleaned_data.get("change_reason", "").strip()
+        for obj in formset.new_objects:
+            audit_record(
+                actor=request.user,
+                instance=obj,
+                action=AuditAction.CREATE,
+                changes=diff({}, snapshot(obj)),
+                reason=reason,
+            )
+        for obj, _fields in formset.changed_objects:
+            audit_record(
+                actor=request.user,
+                instance=obj,
+                action=AuditAction.UPDATE,
+                changes=diff(before.get(obj.pk, {}), snapshot(obj)),
+                reason=reason,
+            )
+
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 

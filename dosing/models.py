@@ -7,7 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 from dosing.display import plain
 
@@ -107,3 +107,140 @@ class Dilution(models.Model):
         if not self._state.adding:
             raise ValueError("A dilution record is never edited; record a new one.")
         super().save(*args, **kwargs)
+
+
+class Population(models.TextChoices):
+    SPINAL_ADULT = "spinal_adult", "Spinal origin, adult"
+    CEREBRAL_ADULT = "cerebral_adult", "Cerebral origin, adult"
+    PEDIATRIC = "pediatric", "Child"
+
+
+def _number(
+    verbose: str, default: str, help_text: str = "", digits: int = 7
+) -> models.DecimalField:
+    return models.DecimalField(
+        verbose,
+        max_digits=digits,
+        decimal_places=3,
+        default=Decimal(default),
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text=help_text,
+    )
+
+
+class DosingRules(models.Model):
+    """Every number the dosing engine's checks use, kept in the database so a clinic can
+    review and change it (with an audit entry) instead of it living in code. Exactly one set
+    is active. Seeded with the label values (domain.md §2.2-2.6, §3.6); values marked ❓
+    there are app policy a clinician must confirm (see ``source_notes``)."""
+
+    name = models.CharField(max_length=120, unique=True)
+    is_active = models.BooleanField(default=True)
+    # Dose changes (domain.md §2.3, §6.9)
+    pediatric_below_age_years = _number(
+        "children are younger than (years)", "12", "Below this age the pediatric limits apply."
+    )
+    no_increase_after_implant_hours = _number(
+        "no increase after implant (h)", "24", "No dose increase this soon after implant."
+    )
+    min_hours_between_increases = _number(
+        "hours between increases (h)", "24", "Titration steps at most once per this interval."
+    )
+    hard_stop_increase_ratio = _number(
+        "hard stop at increase ratio (×)",
+        "2",
+        "A proposed dose at or above this multiple of the current one is refused as a likely "
+        "unit error (ISMP mcg/h vs mcg/day).",
+    )
+    hard_stop_decrease_ratio = _number(
+        "hard stop at decrease ratio (×)",
+        "0.5",
+        "A proposed dose at or below this fraction of the current one is refused.",
+    )
+    # Screening (domain.md §2.2, §2.3)
+    screening_concentration_mcg_per_ml = _number("screening concentration (mcg/mL)", "50")
+    screening_max_bolus_mcg = _number("largest screening bolus (mcg)", "100")
+    screening_min_hours_between_boluses = _number("hours between screening boluses (h)", "24")
+    long_effect_threshold_hours = _number(
+        "long screening effect above (h)",
+        "8",
+        "An effect lasting longer than this starts the pump at the screening dose, not twice it.",
+    )
+    starting_dose_multiplier = _number("starting dose × screening dose", "2")
+    long_effect_starting_dose_multiplier = _number("… when the effect was long (×)", "1")
+    # Refill reconciliation (domain.md §3.6, ❓ no manufacturer threshold)
+    delivered_tolerance_percent = _number(
+        "delivered volume tolerance (%)",
+        "14.5",
+        "Flag under- or over-delivery beyond this share of the expected delivered volume.",
+    )
+    small_reservoir_max_ml = _number("small reservoir up to (mL)", "20")
+    small_reservoir_residual_tolerance_ml = _number("residual tolerance, small reservoir (mL)", "1")
+    large_reservoir_residual_tolerance_ml = _number("residual tolerance, large reservoir (mL)", "2")
+    # Projection defaults (docs of the calculator API; domain.md §2.6, §3.1, §4)
+    default_low_reservoir_alarm_ml = _number("default low-reservoir alarm (mL)", "2")
+    default_refill_buffer_days = _number("default refill buffer (days)", "7")
+    default_max_refill_interval_days = _number(
+        "drug stability limit (days)",
+        "180",
+        "A refill is due within this many days of a fill, however much drug is left.",
+    )
+    source_notes = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "dosing rules"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_active"],
+                condition=Q(is_active=True),
+                name="dosing_rules_one_active",
+                violation_error_message="Only one set of dosing rules can be active.",
+            ),
+            models.CheckConstraint(
+                condition=Q(hard_stop_increase_ratio__gt=1)
+                & Q(hard_stop_decrease_ratio__gt=0)
+                & Q(hard_stop_decrease_ratio__lt=1),
+                name="dosing_rules_hard_stop_ratios",
+                violation_error_message="The hard-stop increase ratio must be above 1 and the "
+                "decrease ratio between 0 and 1.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name + (" (active)" if self.is_active else "")
+
+
+class PopulationDoseLimits(models.Model):
+    """The label's dose-change limits and usual range for one population (domain.md §2.3-2.4)."""
+
+    rules = models.ForeignKey(DosingRules, on_delete=models.CASCADE, related_name="populations")
+    population = models.CharField(max_length=20, choices=Population.choices)
+    titration_increase_min_percent = _number("titration step from (%)", "0")
+    titration_increase_max_percent = _number("titration step up to (%)", "0")
+    refill_increase_min_percent = _number("increase at refill from (%)", "0")
+    refill_increase_max_percent = _number("increase at refill up to (%)", "0")
+    side_effect_decrease_min_percent = _number("decrease for side effects from (%)", "10")
+    side_effect_decrease_max_percent = _number("decrease for side effects up to (%)", "20")
+    usual_min_daily_dose_mcg = _number("usual maintenance from (mcg/day)", "0", digits=9)
+    usual_max_daily_dose_mcg = _number("usual maintenance up to (mcg/day)", "0", digits=9)
+
+    class Meta:
+        ordering = ["rules", "population"]
+        verbose_name_plural = "population dose limits"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["rules", "population"], name="population_limits_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(titration_increase_min_percent__lte=F("titration_increase_max_percent"))
+                & Q(refill_increase_min_percent__lte=F("refill_increase_max_percent"))
+                & Q(side_effect_decrease_min_percent__lte=F("side_effect_decrease_max_percent"))
+                & Q(usual_min_daily_dose_mcg__lte=F("usual_max_daily_dose_mcg")),
+                name="population_limits_ranges_ordered",
+                violation_error_message="Each range's lower bound must not exceed its upper bound.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.get_population_display()
