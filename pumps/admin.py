@@ -1,9 +1,13 @@
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.contrib import admin
 from django.http import HttpRequest
 
 from audit.admin import AuditedAdmin, ReadOnlyAdmin
+from dosing.engine.units import format_quantity
+from dosing.selectors import DosingRulesMissing
 from pumps.models import (
     CareTeamMember,
     Catheter,
@@ -16,6 +20,7 @@ from pumps.models import (
     PumpProgram,
     ReservoirFill,
 )
+from pumps.projection import project_pump
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -199,7 +204,36 @@ class PumpAdmin(AuditedAdmin):
     search_fields = ("serial_number", "patient__family_name", "patient__mrn")
     autocomplete_fields = ("patient",)
     list_select_related = ("patient", "pump_model")
+    readonly_fields = ("projection",)
     inlines = [CatheterInline, ProgramInline, FillInline]
+
+    @admin.display(description="Projection from the last fill")
+    def projection(self, obj: Pump) -> str:
+        if obj.pk is None:
+            return "—"
+        try:
+            result = project_pump(obj)
+        except (ValueError, DosingRulesMissing) as exc:
+            return f"Cannot project: {exc}"
+        if result is None:
+            return "No fill with a running program yet."
+        zone = ZoneInfo(obj.patient.effective_time_zone)
+
+        def local(moment: datetime) -> str:
+            return f"{moment.astimezone(zone):%Y-%m-%d %H:%M %Z}"
+
+        reason = (
+            "alarm − buffer"
+            if result.refill_due_reason == "low_reservoir_alarm"
+            else ("drug stability limit")
+        )
+        return (
+            f"Low-reservoir alarm {local(result.low_reservoir_alarm_at)}; "
+            f"empty {local(result.empty_at)}; "
+            f"refill due {local(result.refill_due_at)} ({reason}); "
+            f"{format_quantity(result.daily_dose_mcg, unit='mcg/day')}, "
+            f"{format_quantity(result.daily_volume_ml, unit='mL/day')}"
+        )
 
     def audit_patient(self, obj: Pump) -> Patient:
         return obj.patient

@@ -18,6 +18,8 @@ from django.utils import timezone
 from audit.models import AuditAction
 from audit.services import audit_create, audit_record, diff, snapshot
 from dosing.display import plain
+from dosing.engine.programs import FlexProgram, ProgramError, SimpleProgram
+from dosing.engine.programs import FlexStep as EngineStep
 from dosing.models import Dilution, DrugProduct, ProductUse
 from dosing.selectors import describe_concentrations, pump_fill_concentrations
 from pumps.models import (
@@ -296,6 +298,26 @@ def pump_program_create(
             errors.setdefault("steps", []).append("Every step needs a positive rate in mcg/h.")
     else:
         errors.setdefault("mode", []).append("Choose simple continuous or flex.")
+    if not errors.get("steps") and not errors.get("daily_dose_mcg"):
+        # The engine has the last word on whether the pump can run this program.
+        try:
+            if mode == ProgramMode.FLEX:
+                FlexProgram(
+                    concentration_mcg_per_ml=float(concentration_mcg_per_ml),
+                    steps=tuple(
+                        EngineStep(start=s.start_time, rate_mcg_per_hour=float(s.rate_mcg_per_hour))
+                        for s in steps
+                    ),
+                )
+            elif mode == ProgramMode.SIMPLE and daily_dose_mcg is not None:
+                SimpleProgram(
+                    concentration_mcg_per_ml=float(concentration_mcg_per_ml),
+                    daily_dose_mcg=float(daily_dose_mcg),
+                )
+        except ProgramError as exc:
+            errors.setdefault("steps" if mode == ProgramMode.FLEX else "daily_dose_mcg", []).append(
+                str(exc)
+            )
     latest = pump.programs.order_by("-effective_from").first()
     if latest is not None and effective_from <= latest.effective_from:
         errors.setdefault("effective_from", []).append(

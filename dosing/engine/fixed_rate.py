@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .common import above_limit, require_positive
+from .programs import SimpleProgram
 
 
 class FixedRateError(ValueError):
@@ -37,6 +38,17 @@ def required_concentration_mcg_per_ml(
     """C_required = D / r_fixed (§6.8)."""
     dose = require_positive(daily_dose_mcg, name="daily_dose_mcg")
     return dose / require_positive(flow_rate_ml_per_day, name="flow_rate_ml_per_day")
+
+
+def fixed_rate_program(
+    *, flow_rate_ml_per_day: float, concentration_mcg_per_ml: float
+) -> SimpleProgram:
+    """What a constant-flow pump delivers: D = r_fixed × C, continuously (§6.8 inverted)."""
+    rate = require_positive(flow_rate_ml_per_day, name="flow_rate_ml_per_day")
+    concentration = require_positive(concentration_mcg_per_ml, name="concentration_mcg_per_ml")
+    return SimpleProgram(
+        concentration_mcg_per_ml=concentration, daily_dose_mcg=rate * concentration
+    )
 
 
 def fixed_rate_fill(

@@ -132,3 +132,15 @@ def test_invalid_dilutions(c1, v1, c2, v2, message):
 def test_dilution_error_is_a_value_error():
     assert issubclass(DilutionError, ValueError)
     assert issubclass(FixedRateError, ValueError)
+
+
+@pytest.mark.parametrize(
+    ("flow", "concentration", "dose"),
+    [(1.0, 400.0, 400.0), (0.5, 2000.0, 1000.0), (1.5, 500.0, 750.0)],
+)
+def test_fixed_rate_program_delivers_rate_times_concentration(flow, concentration, dose):
+    from dosing.engine.fixed_rate import fixed_rate_program
+
+    program = fixed_rate_program(flow_rate_ml_per_day=flow, concentration_mcg_per_ml=concentration)
+    assert program.daily_dose_mcg == pytest.approx(dose, abs=1e-12)
+    assert program.concentration_mcg_per_ml == concentration
