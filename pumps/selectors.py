@@ -58,3 +58,21 @@ def is_caregiver_only(user: Any) -> bool:
     """True for a user whose only care roles are caregiver roles."""
     roles = set(CareTeamMember.objects.filter(user=user).values_list("role", flat=True))
     return roles == {CareRole.CAREGIVER}
+
+
+def default_time_zone_for(user: Any) -> str:
+    """The time zone a user's clinic works in (the clinic setting when they have none)."""
+    from django.conf import settings
+
+    if _can_see_anything(user):
+        member = (
+            CareTeamMember.objects.filter(user=user)
+            .select_related("clinic", "patient__clinic")
+            .order_by("pk")
+            .first()
+        )
+        if member is not None and member.clinic is not None:
+            return member.clinic.time_zone
+        if member is not None and member.patient is not None:
+            return member.patient.effective_time_zone
+    return str(settings.CLINIC_TIME_ZONE)
