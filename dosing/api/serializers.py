@@ -30,7 +30,7 @@ class ProgramInput(serializers.Serializer):
         required=False,
         help_text="Simple continuous daily dose (mcg/day). Give this or steps, not both.",
     )
-    steps = FlexStepSerializer(
+    steps = FlexStepSerializer(  # type: ignore[call-arg]  # max_length goes to the ListSerializer
         many=True,
         required=False,
         max_length=MAX_STEPS,
@@ -183,7 +183,9 @@ class DoseChangeInput(serializers.Serializer):
         min_value=0,
         max_value=130,
     )
-    context = serializers.ChoiceField(
+    # The serializer metaclass moves declared fields out of the class body, so this field does
+    # not shadow Serializer.context at run time.
+    context = serializers.ChoiceField(  # type: ignore[assignment]
         choices=["titration", "refill", "side_effect"],
         help_text="titration (24 h steps), refill (change at a refill) or side_effect (reduction).",
     )

@@ -673,3 +673,12 @@ def test_revoked_token_is_refused(world):
     )
     assert response.status_code == 401
     assert "revoked" in response.json()["detail"]
+
+
+def test_more_than_48_steps_are_refused(api):
+    body = {k: v for k, v in TC01.items() if k != "daily_dose"}
+    steps = [{"start": f"{h:02d}:{m:02d}", "rate": 10} for h in range(24) for m in (0, 20, 40)]
+    assert len(steps) == 72
+    status, out = post(api, "projection", {**body, "steps": steps, "timezone": "UTC"})
+    assert status == 400
+    assert "48" in json.dumps(out["steps"])

@@ -21,9 +21,11 @@ FILL = datetime(2025, 3, 3, 0, 0, tzinfo=UTC)
 
 
 def product(concentration: str) -> DrugProduct:
-    return DrugProduct.objects.filter(
+    found = DrugProduct.objects.filter(
         concentration_mcg_per_ml=D(concentration), use="pump_fill"
     ).first()
+    assert found is not None
+    return found
 
 
 @pytest.fixture
