@@ -117,11 +117,16 @@ def build_program(data: dict[str, Any]) -> Program:
 
 
 def build_fill(data: dict[str, Any], request: Request) -> ReservoirFill:
+    program = build_program(data)
+    zone = data.get("timezone")
+    if zone is None and isinstance(program, FlexProgram):
+        # Only a flex schedule runs on the wall clock; look up the clinic's zone for it.
+        zone = default_time_zone_for(request.user)
     return ReservoirFill(
         filled_at=data["filled_at"],
         reservoir_volume_ml=data["reservoir_volume"],
-        programs=build_program(data),
-        timezone=data.get("timezone") or default_time_zone_for(request.user),
+        programs=program,
+        timezone=zone,
     )
 
 
