@@ -1,4 +1,4 @@
-"""Label values and helpers for the engine tests, from /work/shared/domain.md.
+"""Label values and helpers for the engine tests, from docs/domain.md.
 
 The engine holds no clinical number; the Django side will keep these in the drug library.
 The tests pin them here (imported by the test modules and exposed as fixtures in conftest).
