@@ -12,7 +12,13 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -155,17 +161,19 @@ FLEX_EXAMPLE = OpenApiExample(
 )
 
 
-@extend_schema(
-    operation_id="dosing_projection",
-    summary="Project alarm, empty and refill-due times",
-    description="When will this reservoir reach its low-reservoir alarm, run empty, and need a "
-    "refill? Flex schedules follow the real stepped schedule in the given time zone (daylight "
-    "saving included), not the daily average. refill_due_at = min(alarm − refill_buffer_days, "
-    "filled_at + max_refill_interval_days).",
-    request=s.ProjectionInput,
-    responses={200: s.ProjectionOutput, **ERRORS},
-    examples=[PROJECTION_EXAMPLE, FLEX_EXAMPLE],
-    tags=["dosing calculators"],
+@extend_schema_view(
+    post=extend_schema(
+        operation_id="dosing_projection",
+        summary="Project alarm, empty and refill-due times",
+        description="When will this reservoir reach its low-reservoir alarm, run empty, and need a "
+        "refill? Flex schedules follow the real stepped schedule in the given time zone (daylight "
+        "saving included), not the daily average. refill_due_at = min(alarm − refill_buffer_days, "
+        "filled_at + max_refill_interval_days).",
+        request=s.ProjectionInput,
+        responses={200: s.ProjectionOutput, **ERRORS},
+        examples=[PROJECTION_EXAMPLE, FLEX_EXAMPLE],
+        tags=["dosing calculators"],
+    )
 )
 class ProjectionView(CalculatorView):
     input_serializer = s.ProjectionInput
@@ -191,28 +199,30 @@ class ProjectionView(CalculatorView):
         return asdict(projection)
 
 
-@extend_schema(
-    operation_id="dosing_concentration_change",
-    summary="Washout and bridge bolus for a concentration change",
-    description="What happens to the delivered dose while the old drug in the pump tubing and "
-    "catheter washes out? Without a bridge the old drug runs at the new rate; the bridge bolus "
-    "delivers the dead volume at the old rate so the prescribed mcg/day continues.",
-    request=s.ConcentrationChangeInput,
-    responses={200: s.ConcentrationChangeOutput, **ERRORS},
-    examples=[
-        OpenApiExample(
-            "TC-04: 500 → 2000 mcg/mL at 600 mcg/day",
-            value={
-                "old_concentration": "500 mcg/mL",
-                "new_concentration": "2 mg/mL",
-                "daily_dose": 600,
-                "pump_tubing_volume": "0.140 mL",
-                "catheter_volume": 0.12,
-            },
-            request_only=True,
-        )
-    ],
-    tags=["dosing calculators"],
+@extend_schema_view(
+    post=extend_schema(
+        operation_id="dosing_concentration_change",
+        summary="Washout and bridge bolus for a concentration change",
+        description="What happens to the delivered dose while the old drug in the pump tubing and "
+        "catheter washes out? Without a bridge the old drug runs at the new rate; the bridge bolus "
+        "delivers the dead volume at the old rate so the prescribed mcg/day continues.",
+        request=s.ConcentrationChangeInput,
+        responses={200: s.ConcentrationChangeOutput, **ERRORS},
+        examples=[
+            OpenApiExample(
+                "TC-04: 500 → 2000 mcg/mL at 600 mcg/day",
+                value={
+                    "old_concentration": "500 mcg/mL",
+                    "new_concentration": "2 mg/mL",
+                    "daily_dose": 600,
+                    "pump_tubing_volume": "0.140 mL",
+                    "catheter_volume": 0.12,
+                },
+                request_only=True,
+            )
+        ],
+        tags=["dosing calculators"],
+    )
 )
 class ConcentrationChangeView(CalculatorView):
     input_serializer = s.ConcentrationChangeInput
@@ -234,29 +244,31 @@ class ConcentrationChangeView(CalculatorView):
         return asdict(change)
 
 
-@extend_schema(
-    operation_id="dosing_dose_change",
-    summary="Check a daily-dose change against the titration limits",
-    description="Is this change within the label's limits for the patient's origin, age and "
-    "the context? ok; soft_stop: outside the limits, needs a documented override; hard_stop: "
-    "never allowed (a many-fold jump that looks like a unit error). The limits are the "
-    "clinic's active dosing rules.",
-    request=s.DoseChangeInput,
-    responses={200: s.DoseChangeOutput, **ERRORS},
-    examples=[
-        OpenApiExample(
-            "ISMP case: 400 → 1440 mcg/day (60 mcg/h read as mcg/day)",
-            value={
-                "current_daily_dose": 400,
-                "proposed_daily_dose": "60 mcg/h",
-                "origin": "spinal",
-                "context": "titration",
-                "at": "2025-03-10T09:00:00Z",
-            },
-            request_only=True,
-        )
-    ],
-    tags=["dosing calculators"],
+@extend_schema_view(
+    post=extend_schema(
+        operation_id="dosing_dose_change",
+        summary="Check a daily-dose change against the titration limits",
+        description="Is this change within the label's limits for the patient's origin, age and "
+        "the context? ok; soft_stop: outside the limits, needs a documented override; hard_stop: "
+        "never allowed (a many-fold jump that looks like a unit error). The limits are the "
+        "clinic's active dosing rules.",
+        request=s.DoseChangeInput,
+        responses={200: s.DoseChangeOutput, **ERRORS},
+        examples=[
+            OpenApiExample(
+                "ISMP case: 400 → 1440 mcg/day (60 mcg/h read as mcg/day)",
+                value={
+                    "current_daily_dose": 400,
+                    "proposed_daily_dose": "60 mcg/h",
+                    "origin": "spinal",
+                    "context": "titration",
+                    "at": "2025-03-10T09:00:00Z",
+                },
+                request_only=True,
+            )
+        ],
+        tags=["dosing calculators"],
+    )
 )
 class DoseChangeView(CalculatorView):
     input_serializer = s.DoseChangeInput
@@ -278,28 +290,30 @@ class DoseChangeView(CalculatorView):
         return asdict(assessment)
 
 
-@extend_schema(
-    operation_id="dosing_fixed_rate_fill",
-    summary="Concentration and mixing recipe for a constant-flow pump",
-    description="For a fixed-rate pump: the concentration that gives the target daily dose at "
-    "the label flow rate, and how to mix it from stock and preservative-free 0.9 % saline "
-    "(with the priming excess). A required concentration above the stock is refused.",
-    request=s.FixedRateFillInput,
-    responses={200: s.FixedRateFillOutput, **ERRORS},
-    examples=[
-        OpenApiExample(
-            "400 mcg/day at 1 mL/day from 500 mcg/mL stock",
-            value={
-                "flow_rate": "1 mL/day",
-                "reservoir_volume": 30,
-                "daily_dose": 400,
-                "stock_concentration": "500 mcg/mL",
-                "priming_excess": 3,
-            },
-            request_only=True,
-        )
-    ],
-    tags=["dosing calculators"],
+@extend_schema_view(
+    post=extend_schema(
+        operation_id="dosing_fixed_rate_fill",
+        summary="Concentration and mixing recipe for a constant-flow pump",
+        description="For a fixed-rate pump: the concentration that gives the target daily dose at "
+        "the label flow rate, and how to mix it from stock and preservative-free 0.9 % saline "
+        "(with the priming excess). A required concentration above the stock is refused.",
+        request=s.FixedRateFillInput,
+        responses={200: s.FixedRateFillOutput, **ERRORS},
+        examples=[
+            OpenApiExample(
+                "400 mcg/day at 1 mL/day from 500 mcg/mL stock",
+                value={
+                    "flow_rate": "1 mL/day",
+                    "reservoir_volume": 30,
+                    "daily_dose": 400,
+                    "stock_concentration": "500 mcg/mL",
+                    "priming_excess": 3,
+                },
+                request_only=True,
+            )
+        ],
+        tags=["dosing calculators"],
+    )
 )
 class FixedRateFillView(CalculatorView):
     input_serializer = s.FixedRateFillInput
@@ -319,30 +333,32 @@ class FixedRateFillView(CalculatorView):
         return asdict(recipe)
 
 
-@extend_schema(
-    operation_id="dosing_refill_reconciliation",
-    summary="Compare the volume removed at a refill with the projection",
-    description="At a refill, does the volume removed match what the pump should have "
-    "delivered since the last fill? Flags under- and over-delivery beyond the tolerance and a "
-    "residual off by more than the reservoir-size threshold (the clinic's dosing rules).",
-    request=s.ReconciliationInput,
-    responses={200: s.ReconciliationOutput, **ERRORS},
-    examples=[
-        OpenApiExample(
-            "20 mL at 300 mcg/day, refilled after 25 days",
-            value={
-                "reservoir_volume": 20,
-                "filled_at": "2025-03-03T00:00:00Z",
-                "concentration": 500,
-                "daily_dose": 300,
-                "refilled_at": "2025-03-28T00:00:00Z",
-                "volume_removed": "5.1 mL",
-                "reservoir_capacity": 20,
-            },
-            request_only=True,
-        )
-    ],
-    tags=["dosing calculators"],
+@extend_schema_view(
+    post=extend_schema(
+        operation_id="dosing_refill_reconciliation",
+        summary="Compare the volume removed at a refill with the projection",
+        description="At a refill, does the volume removed match what the pump should have "
+        "delivered since the last fill? Flags under- and over-delivery beyond the tolerance and a "
+        "residual off by more than the reservoir-size threshold (the clinic's dosing rules).",
+        request=s.ReconciliationInput,
+        responses={200: s.ReconciliationOutput, **ERRORS},
+        examples=[
+            OpenApiExample(
+                "20 mL at 300 mcg/day, refilled after 25 days",
+                value={
+                    "reservoir_volume": 20,
+                    "filled_at": "2025-03-03T00:00:00Z",
+                    "concentration": 500,
+                    "daily_dose": 300,
+                    "refilled_at": "2025-03-28T00:00:00Z",
+                    "volume_removed": "5.1 mL",
+                    "reservoir_capacity": 20,
+                },
+                request_only=True,
+            )
+        ],
+        tags=["dosing calculators"],
+    )
 )
 class ReconciliationView(CalculatorView):
     input_serializer = s.ReconciliationInput
@@ -359,21 +375,23 @@ class ReconciliationView(CalculatorView):
         return asdict(result)
 
 
-@extend_schema(
-    operation_id="dosing_starting_dose",
-    summary="Starting daily dose from the screening bolus",
-    description="Twice the effective screening dose over 24 h, or the screening dose itself "
-    "when its effect lasted longer than the threshold (8 h).",
-    request=s.StartingDoseInput,
-    responses={200: s.StartingDoseOutput, **ERRORS},
-    examples=[
-        OpenApiExample(
-            "75 mcg with a 6 h effect",
-            value={"screening_dose": "75 mcg", "effect_duration": "6 h"},
-            request_only=True,
-        )
-    ],
-    tags=["dosing calculators"],
+@extend_schema_view(
+    post=extend_schema(
+        operation_id="dosing_starting_dose",
+        summary="Starting daily dose from the screening bolus",
+        description="Twice the effective screening dose over 24 h, or the screening dose itself "
+        "when its effect lasted longer than the threshold (8 h).",
+        request=s.StartingDoseInput,
+        responses={200: s.StartingDoseOutput, **ERRORS},
+        examples=[
+            OpenApiExample(
+                "75 mcg with a 6 h effect",
+                value={"screening_dose": "75 mcg", "effect_duration": "6 h"},
+                request_only=True,
+            )
+        ],
+        tags=["dosing calculators"],
+    )
 )
 class StartingDoseView(CalculatorView):
     input_serializer = s.StartingDoseInput
