@@ -30,6 +30,10 @@ fi
 psql -h 127.0.0.1 -U postgres -d postgres -tAc "SELECT rolcreatedb OR rolsuper FROM pg_roles WHERE rolname = current_user" 2>/dev/null | grep -q t \
   || fail "cannot connect to PostgreSQL at 127.0.0.1:5432 as 'postgres' with the right to create databases (pg_hba.conf must trust local TCP, or set TEST_DATABASE_URL with a password)"
 
+# Django's migration checks look at the suite's own database; pytest creates test_itb itself.
+psql -h 127.0.0.1 -U postgres -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'itb'" | grep -q 1 \
+  || psql -h 127.0.0.1 -U postgres -d postgres -qc "CREATE DATABASE itb"
+
 if ! redis_up; then
   if ! command -v redis-server >/dev/null 2>&1; then
     can_install || fail "Redis is not installed and cannot be installed here; install it (Debian: apt-get install redis-server)"
