@@ -5,11 +5,11 @@ change without its audit row (or the reverse) cannot be committed. On PostgreSQL
 refuses UPDATE and DELETE on the table (migration 0002).
 """
 
-from typing import Any
-
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
+
+from audit.history import HistoryRecord
 
 
 class AuditAction(models.TextChoices):
@@ -18,7 +18,10 @@ class AuditAction(models.TextChoices):
     DELETE = "delete", "Deleted"
 
 
-class AuditEntry(models.Model):
+class AuditEntry(HistoryRecord):
+    EDIT_REFUSED = "Audit entries are append-only and cannot be changed."
+    DELETE_REFUSED = "Audit entries are append-only and cannot be deleted."
+
     occurred_at = models.DateTimeField(db_index=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -58,9 +61,3 @@ class AuditEntry(models.Model):
         return (
             f"{self.get_action_display()} {self.record_repr} at {self.occurred_at:%Y-%m-%d %H:%M}"
         )
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        # Append-only: an entry is written once and never rewritten.
-        if self.pk is not None and not self._state.adding:
-            raise ValueError("Audit entries are append-only and cannot be changed.")
-        super().save(*args, **kwargs)

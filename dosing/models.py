@@ -2,13 +2,13 @@
 records for any other concentration (domain.md §1, §2.5, §2.6)."""
 
 from decimal import Decimal
-from typing import Any
 
 from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 
+from audit.history import HistoryRecord
 from dosing.display import plain
 
 POSITIVE = [MinValueValidator(Decimal("0.0001"))]
@@ -64,9 +64,11 @@ class DrugProduct(models.Model):
         )
 
 
-class Dilution(models.Model):
+class Dilution(HistoryRecord):
     """A prepared dilution: stock baclofen plus preservative-free 0.9 % NaCl (domain.md §2.5).
     The final concentration comes from the dosing engine (C1·V1 = C2·V2) when it is recorded."""
+
+    EDIT_REFUSED = "A dilution record is never edited; record a new one."
 
     stock_product = models.ForeignKey(
         DrugProduct, on_delete=models.PROTECT, related_name="dilutions"
@@ -102,11 +104,6 @@ class Dilution(models.Model):
     def __str__(self) -> str:
         concentration = plain(self.final_concentration_mcg_per_ml)
         return f"{concentration} mcg/mL dilution of {self.stock_product.name}"
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if not self._state.adding:
-            raise ValueError("A dilution record is never edited; record a new one.")
-        super().save(*args, **kwargs)
 
 
 class Population(models.TextChoices):

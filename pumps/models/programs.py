@@ -6,13 +6,13 @@ shows them read-only; new rows come from the services, which validate with the d
 """
 
 from datetime import datetime
-from typing import Any
 
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from audit.history import HistoryRecord
 from pumps.models.catalog import POSITIVE
 from pumps.models.devices import Pump
 
@@ -22,16 +22,12 @@ def local_text(moment: datetime | None) -> str:
     return f"{timezone.localtime(moment):%Y-%m-%d %H:%M}" if moment else "?"
 
 
-class ImmutableRecordError(Exception):
-    """Raised when code tries to rewrite clinical history."""
-
-
 class ProgramMode(models.TextChoices):
     SIMPLE = "simple", "Simple continuous"
     FLEX = "flex", "Flex (stepped schedule)"
 
 
-class PumpProgram(models.Model):
+class PumpProgram(HistoryRecord):
     pump = models.ForeignKey(Pump, on_delete=models.PROTECT, related_name="programs")
     effective_from = models.DateTimeField(help_text="When the pump started running this program.")
     concentration_mcg_per_ml = models.DecimalField(
@@ -71,6 +67,8 @@ class PumpProgram(models.Model):
 
     # The only fields that may be written after creation: a second user's verification.
     MUTABLE_FIELDS = frozenset({"verified_by", "verified_at"})
+    EDIT_REFUSED = "A pump program is never edited; record a new program that supersedes it."
+    DELETE_REFUSED = "A pump program is part of the dosing history; never deleted."
 
     class Meta:
         ordering = ["pump", "-effective_from"]
@@ -109,22 +107,12 @@ class PumpProgram(models.Model):
         start = local_text(self.effective_from)
         return f"{self.get_mode_display()} at {self.concentration_mcg_per_ml} mcg/mL from {start}"
 
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if not self._state.adding:
-            update_fields = kwargs.get("update_fields")
-            if update_fields is None or not set(update_fields) <= self.MUTABLE_FIELDS:
-                raise ImmutableRecordError(
-                    "A pump program is never edited; record a new program that supersedes it."
-                )
-        super().save(*args, **kwargs)
 
-    def delete(self, *args: Any, **kwargs: Any) -> Any:
-        raise ImmutableRecordError("A pump program is part of the dosing history; never deleted.")
-
-
-class FlexStep(models.Model):
+class FlexStep(HistoryRecord):
     """One step of a flex program: from ``start_time`` (wall clock in the patient's time zone)
     until the next step's start, wrapping at midnight, at ``rate_mcg_per_hour``."""
+
+    EDIT_REFUSED = "A flex step belongs to a program and is never edited."
 
     program = models.ForeignKey(PumpProgram, on_delete=models.PROTECT, related_name="steps")
     start_time = models.TimeField()
@@ -148,15 +136,13 @@ class FlexStep(models.Model):
     def __str__(self) -> str:
         return f"{self.start_time:%H:%M} {self.rate_mcg_per_hour} mcg/h"
 
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if not self._state.adding:
-            raise ImmutableRecordError("A flex step belongs to a program and is never edited.")
-        super().save(*args, **kwargs)
 
-
-class ReservoirFill(models.Model):
+class ReservoirFill(HistoryRecord):
     """The reservoir state: what was in the pump after a fill. The latest fill of a pump,
     with its programs, is what the dosing engine projects from."""
+
+    EDIT_REFUSED = "A reservoir fill is never edited; record a new fill."
+    DELETE_REFUSED = "A reservoir fill is part of the pump's history."
 
     pump = models.ForeignKey(Pump, on_delete=models.PROTECT, related_name="fills")
     filled_at = models.DateTimeField()
@@ -218,11 +204,3 @@ class ReservoirFill(models.Model):
     def __str__(self) -> str:
         when = local_text(self.filled_at)
         return f"{self.volume_ml} mL at {self.concentration_mcg_per_ml} mcg/mL on {when}"
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if not self._state.adding:
-            raise ImmutableRecordError("A reservoir fill is never edited; record a new fill.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> Any:
-        raise ImmutableRecordError("A reservoir fill is part of the pump's history.")
