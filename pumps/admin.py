@@ -21,6 +21,7 @@ from pumps.models import (
     ReservoirFill,
 )
 from pumps.projection import project_pump
+from pumps.services import pump_projection_refresh
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -237,6 +238,11 @@ class PumpAdmin(AuditedAdmin):
 
     def audit_patient(self, obj: Pump) -> Patient:
         return obj.patient
+
+    def save_model(self, request: HttpRequest, obj: Pump, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        # The alarm volume or status may have changed: the stored times follow at once.
+        pump_projection_refresh(pump=obj)
 
 
 @admin.register(Catheter)

@@ -21,7 +21,7 @@ from dosing.display import plain
 from dosing.engine.programs import FlexProgram, ProgramError, SimpleProgram
 from dosing.engine.programs import FlexStep as EngineStep
 from dosing.models import Dilution, DrugProduct, ProductUse
-from dosing.selectors import describe_concentrations, pump_fill_concentrations
+from dosing.selectors import DosingRulesMissing, describe_concentrations, pump_fill_concentrations
 from pumps.models import (
     CareTeamMember,
     Catheter,
@@ -375,6 +375,7 @@ def pump_program_create(
         reason=program.reason,
         patient=pump.patient,
     )
+    pump_projection_refresh(pump=pump)
     return program
 
 
@@ -455,4 +456,37 @@ def reservoir_fill_record(
     fill.full_clean()
     fill.save()
     audit_create(actor=actor, instance=fill, patient=pump.patient)
+    pump_projection_refresh(pump=pump)
     return fill
+
+
+# --- Stored projection ---------------------------------------------------------------------------
+
+
+def pump_projection_refresh(*, pump: Pump) -> Pump:
+    """Recompute and store the pump's projected alarm, empty and refill-due times.
+
+    Call it inside the transaction of the write that changed them (a program, a fill, the
+    alarm volume), so the stored times never disagree with the records. A pump whose
+    projection fails keeps no times and records why, so it cannot silently drop out of the
+    alert sweep (the sweep treats an error as a reason to look).
+    """
+    from pumps.projection import project_pump
+
+    error = ""
+    try:
+        projection = project_pump(pump)
+    except (ValueError, DosingRulesMissing) as exc:
+        projection, error = None, str(exc) or type(exc).__name__
+    values: dict[str, Any] = {
+        "projected_alarm_at": projection.low_reservoir_alarm_at if projection else None,
+        "projected_empty_at": projection.empty_at if projection else None,
+        "refill_due_at": projection.refill_due_at if projection else None,
+        "refill_due_reason": projection.refill_due_reason if projection else "",
+        "projection_updated_at": timezone.now(),
+        "projection_error": error,
+    }
+    Pump.objects.filter(pk=pump.pk).update(**values)
+    for name, value in values.items():
+        setattr(pump, name, value)
+    return pump

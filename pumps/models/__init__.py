@@ -3,7 +3,7 @@
 
 from pumps.models.catalog import CatheterModel, Confidence, PumpKind, PumpModel
 from pumps.models.clinics import CareRole, CareTeamMember, Clinic
-from pumps.models.devices import Catheter, Pump, PumpStatus
+from pumps.models.devices import Catheter, Pump, PumpStatus, RefillDueReason
 from pumps.models.patients import SCI_LEVELS, Patient, SpasticityOrigin
 from pumps.models.programs import FlexStep, ProgramMode, PumpProgram, ReservoirFill
 
@@ -23,6 +23,7 @@ __all__ = [
     "PumpModel",
     "PumpProgram",
     "PumpStatus",
+    "RefillDueReason",
     "ReservoirFill",
     "SpasticityOrigin",
 ]

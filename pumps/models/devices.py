@@ -11,6 +11,11 @@ from pumps.models.catalog import POSITIVE, CatheterModel, PumpKind, PumpModel
 from pumps.models.patients import Patient
 
 
+class RefillDueReason(models.TextChoices):
+    LOW_RESERVOIR_ALARM = "low_reservoir_alarm", "Low-reservoir alarm minus buffer"
+    DRUG_STABILITY = "drug_stability", "Drug stability limit"
+
+
 class PumpStatus(models.TextChoices):
     ACTIVE = "active", "Active"
     EXPLANTED = "explanted", "Explanted"
@@ -50,8 +55,29 @@ class Pump(models.Model):
     notes = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    # The stored projection: when to look at this pump next. Recomputed by the services in the
+    # same transaction as every program change, fill and booking, so the alert sweep and the
+    # board read indexed columns instead of projecting every pump (domain.md §8).
+    projected_alarm_at = models.DateTimeField(
+        "low-reservoir alarm (projected)", null=True, blank=True
+    )
+    projected_empty_at = models.DateTimeField("empty (projected)", null=True, blank=True)
+    refill_due_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    refill_due_reason = models.CharField(max_length=24, blank=True, choices=RefillDueReason.choices)
+    next_visit_at = models.DateTimeField(
+        "next booked refill", null=True, blank=True, help_text="The earliest booked refill visit."
+    )
+    projection_updated_at = models.DateTimeField(null=True, blank=True)
+    projection_error = models.TextField(
+        blank=True, help_text="Why the last projection failed; empty when it succeeded."
+    )
+
     class Meta:
         ordering = ["patient", "-implanted_on"]
+        indexes = [
+            models.Index(fields=["status", "refill_due_at"], name="pump_status_due_idx"),
+            models.Index(fields=["status", "projected_alarm_at"], name="pump_status_alarm_idx"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["pump_model", "serial_number"],
