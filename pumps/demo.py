@@ -28,6 +28,7 @@ from pumps.services import (
     pump_program_create,
     reservoir_fill_record,
 )
+from refills.services import refill_schedule
 
 DEMO_PASSWORD = "itb-demo-2026"  # noqa: S105 - documented demo login, local use only
 DEMO_CLINIC = "Riverside ITB Clinic"
@@ -75,6 +76,7 @@ class DemoPatient:
     implant_years_ago: float = 3
     eri_in_days: int | None = None  # elective replacement indicator expected in N days
     alarm_ml: D | None = None  # default: the pump model's
+    booking: str = ""  # "on_time", "late" (after the due date, with a reason) or "" (none)
     notes: str = ""
     caregivers: tuple[str, ...] = field(default_factory=tuple)
 
@@ -101,22 +103,30 @@ PATIENTS = [
     DemoPatient(R, "R-1004", "Amara", "Singh", date(1992, 7, 30), "spinal", SM40, D("450"), D("1000"), 40, sci="L1"),  # noqa: E501
     DemoPatient(R, "R-1005", "Jonah", "Price", date(2013, 2, 14), "cerebral", SM20, D("150"), D("500"), 35, communication=True, implant_years_ago=2),  # noqa: E501
     DemoPatient(R, "R-1006", "Beatrice", "Lowell", date(1958, 11, 5), "spinal", PR20, D("350"), D("500"), 18, sci="T10"),  # noqa: E501
-    DemoPatient(R, "R-1007", "Samuel", "Ortiz", date(1975, 6, 18), "spinal", SM20, D("800"), D("2000"), 150, sci="T2", fill_ml=D("18")),  # noqa: E501
+    DemoPatient(R, "R-1007", "Samuel", "Ortiz", date(1975, 6, 18), "spinal", SM20, D("800"), D("2000"), 38, sci="T2", fill_ml=D("18")),  # noqa: E501
     DemoPatient(R, "R-1008", "Priya", "Nair", date(2001, 3, 9), "cerebral", SM40, None, D("1000"), 60, steps=SIX_STEPS),  # noqa: E501
     DemoPatient(R, "R-1009", "Walter", "Kim", date(1949, 12, 1), "spinal", SM20, D("250"), D("500"), 5, withdrawal=True, implant_years_ago=6.6, eri_in_days=45, notes="Battery approaching elective replacement."),  # noqa: E501
     DemoPatient(R, "R-1010", "Lucia", "Ferreira", date(1983, 8, 27), "spinal", PR40, D("500"), D("1000"), 70, sci="T8", earlier_dose=D("450")),  # noqa: E501
     DemoPatient(R, "R-1011", "Omar", "Haddad", date(1970, 5, 16), "cerebral", SM20, D("200"), D("500"), 44),  # noqa: E501
     DemoPatient(R, "R-1012", "Hannah", "Brooks", date(2010, 10, 10), "cerebral", SM20, D("120"), D("500"), 20, communication=True, implant_years_ago=1.2),  # noqa: E501
     DemoPatient(R, "R-1013", "Dmitri", "Volkov", date(1968, 4, 2), "spinal", CODMAN, None, D("400"), 10, sci="T12", fixed_rate_ml_per_day=D("1.0"), fill_ml=D("30"), alarm_ml=D("3")),  # noqa: E501
-    DemoPatient(R, "R-1014", "Ines", "Castillo", date(1995, 1, 19), "spinal", SM40, D("700"), D("2000"), 120, sci="T5"),  # noqa: E501
+    DemoPatient(R, "R-1014", "Ines", "Castillo", date(1995, 1, 19), "spinal", SM40, D("700"), D("2000"), 95, sci="T5"),  # noqa: E501
     DemoPatient(N, "N-2001", "George", "Whitfield", date(1961, 9, 14), "spinal", SM20, D("400"), D("500"), 22, sci="T3"),  # noqa: E501
     DemoPatient(N, "N-2002", "Fatima", "Rahman", date(1986, 2, 28), "cerebral", SM40, D("300"), D("1000"), 50),  # noqa: E501
-    DemoPatient(N, "N-2003", "Peter", "Novak", date(1977, 7, 7), "spinal", PR20, D("550"), D("2000"), 80, sci="L2"),  # noqa: E501
+    DemoPatient(N, "N-2003", "Peter", "Novak", date(1977, 7, 7), "spinal", PR20, D("550"), D("2000"), 60, sci="L2"),  # noqa: E501
     DemoPatient(N, "N-2004", "Aiko", "Tanaka", date(2012, 6, 1), "cerebral", SM20, D("90"), D("500"), 15, withdrawal=True, implant_years_ago=1.5),  # noqa: E501
     DemoPatient(N, "N-2005", "Robert", "Ellison", date(1955, 3, 3), "spinal", SM40, None, D("2000"), 30, steps=TC06_STEPS, sci="C7"),  # noqa: E501
     DemoPatient(N, "N-2006", "Sofia", "Marin", date(1990, 12, 12), "spinal", SM20, D("320"), D("500"), 8),  # noqa: E501
 ]
 # fmt: on
+
+# Booked refills in the demo: most on time, one booked after the due date with its reason,
+# the rest not booked yet (the board flags them).
+BOOKINGS = {
+    "R-1001": "on_time", "R-1002": "on_time", "R-1004": "on_time", "R-1006": "late",
+    "R-1008": "on_time", "R-1010": "on_time", "R-1011": "on_time", "R-1013": "on_time",
+    "N-2002": "on_time", "N-2003": "on_time",
+}  # fmt: skip
 
 CATHETER_FOR = {
     SM20: "8709SC",
@@ -325,4 +335,32 @@ def _create_patient(spec, clinic, clinician, nurse, pump_models, catheter_models
             reason="Dose raised at refill for breakthrough spasticity (within the refill limit).",
             verified_by=nurse,
         )
+    _book(spec.mrn, pump, nurse, tz, now)
     return patient
+
+
+def _book(mrn, pump, nurse, tz, now):  # type: ignore[no-untyped-def]
+    """Book the demo refill a few days before the due date (or after it, with a reason),
+    at 10:00 clinic time, when that is still ahead of us and before the reservoir runs dry."""
+    kind = BOOKINGS.get(mrn, "")
+    pump.refresh_from_db()
+    if not kind or pump.refill_due_at is None or pump.projected_empty_at is None:
+        return
+    due_day = pump.refill_due_at.astimezone(tz).date()
+    day = due_day - timedelta(days=3) if kind == "on_time" else due_day + timedelta(days=1)
+    at = datetime.combine(day, time(10, 0), tzinfo=tz)
+    earliest = datetime.combine(
+        now.astimezone(tz).date() + timedelta(days=1), time(10, 0), tzinfo=tz
+    )
+    at = max(at, earliest)
+    if at >= pump.projected_empty_at:
+        return
+    refill_schedule(
+        actor=nurse,
+        pump=pump,
+        scheduled_at=at,
+        late_reason="Patient travelling; first date transport is available."
+        if at > pump.refill_due_at
+        else "",
+        now=now,
+    )

@@ -1,0 +1,182 @@
+"""Booking, rescheduling and cancelling refill visits.
+
+Rules (domain.md §2.1, §2.6, §4): a visit after the projected empty time is refused (the pump
+would run dry first); a visit after the refill-due time (alarm − buffer, or the drug stability
+limit) needs a documented reason; a pump has one booked visit at a time. Every change is
+audited and updates the pump's stored next visit in the same transaction.
+"""
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Min
+from django.utils import timezone
+
+from audit.models import AuditAction
+from audit.services import audit_create, audit_record
+from pumps.models import Pump, PumpStatus
+from refills.models import RefillVisit, VisitStatus
+
+# A booking may be entered a few minutes late (the visit is under way).
+PAST_TOLERANCE = timedelta(minutes=5)
+
+
+def _local(moment: datetime, pump: Pump) -> str:
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(pump.patient.effective_time_zone)
+    return f"{moment.astimezone(zone):%a %d %b %Y %H:%M %Z}"
+
+
+def _check_time(
+    *, pump: Pump, scheduled_at: datetime, late_reason: str, now: datetime
+) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    if timezone.is_naive(scheduled_at):
+        return {"scheduled_at": ["Give the visit time with its time zone."]}
+    if pump.status != PumpStatus.ACTIVE:
+        errors.setdefault("pump", []).append("The pump has been explanted.")
+    if scheduled_at < now - PAST_TOLERANCE:
+        errors.setdefault("scheduled_at", []).append("A refill cannot be booked in the past.")
+    if pump.projected_empty_at is not None and scheduled_at >= pump.projected_empty_at:
+        errors.setdefault("scheduled_at", []).append(
+            f"The reservoir is projected to run empty at {_local(pump.projected_empty_at, pump)}; "
+            "book the refill before then."
+        )
+    elif (
+        pump.refill_due_at is not None
+        and scheduled_at > pump.refill_due_at
+        and not late_reason.strip()
+    ):
+        errors.setdefault("late_reason", []).append(
+            f"The refill is due by {_local(pump.refill_due_at, pump)}; say why this visit is later."
+        )
+    return errors
+
+
+def pump_next_visit_refresh(*, pump: Pump) -> None:
+    """Store the earliest booked visit on the pump (for the board and the alert sweep)."""
+    earliest = pump.refill_visits.filter(status=VisitStatus.BOOKED).aggregate(
+        at=Min("scheduled_at")
+    )["at"]
+    Pump.objects.filter(pk=pump.pk).update(next_visit_at=earliest)
+    pump.next_visit_at = earliest
+
+
+@transaction.atomic
+def refill_schedule(
+    *,
+    actor: Any,
+    pump: Pump,
+    scheduled_at: datetime,
+    late_reason: str = "",
+    duration_minutes: int = 30,
+    now: datetime | None = None,
+) -> RefillVisit:
+    """Book a refill visit for ``pump``."""
+    now = now or timezone.now()
+    pump = Pump.objects.select_for_update().select_related("patient__clinic").get(pk=pump.pk)
+    errors = _check_time(pump=pump, scheduled_at=scheduled_at, late_reason=late_reason, now=now)
+    existing = pump.refill_visits.filter(status=VisitStatus.BOOKED).first()
+    if existing is not None:
+        errors.setdefault("pump", []).append(
+            f"A refill is already booked for {_local(existing.scheduled_at, pump)}; "
+            "reschedule that visit instead."
+        )
+    if errors:
+        raise ValidationError(errors)
+    visit = RefillVisit(
+        pump=pump,
+        scheduled_at=scheduled_at,
+        duration_minutes=duration_minutes,
+        booked_by=actor,
+        booked_at=now,
+        late_reason=late_reason.strip()
+        if pump.refill_due_at and scheduled_at > pump.refill_due_at
+        else "",
+    )
+    visit.full_clean()
+    visit.save()
+    audit_create(actor=actor, instance=visit, reason=visit.late_reason, patient=pump.patient)
+    pump_next_visit_refresh(pump=pump)
+    return visit
+
+
+@transaction.atomic
+def refill_reschedule(
+    *,
+    actor: Any,
+    visit: RefillVisit,
+    scheduled_at: datetime,
+    reason: str,
+    late_reason: str = "",
+    now: datetime | None = None,
+) -> RefillVisit:
+    """Move a booked visit; the audit entry keeps the old time and the reason."""
+    now = now or timezone.now()
+    visit = RefillVisit.objects.select_for_update().get(pk=visit.pk)
+    pump = Pump.objects.select_for_update().select_related("patient__clinic").get(pk=visit.pump_id)
+    errors = _check_time(pump=pump, scheduled_at=scheduled_at, late_reason=late_reason, now=now)
+    if visit.status != VisitStatus.BOOKED:
+        errors.setdefault("visit", []).append(
+            f"This visit is {visit.get_status_display().lower()}."
+        )
+    if not reason.strip():
+        errors.setdefault("reason", []).append("Say why the visit is moved.")
+    if errors:
+        raise ValidationError(errors)
+    old_at, old_late = visit.scheduled_at, visit.late_reason
+    visit.scheduled_at = scheduled_at
+    visit.late_reason = (
+        late_reason.strip() if pump.refill_due_at and scheduled_at > pump.refill_due_at else ""
+    )
+    visit.save(update_fields=["scheduled_at", "late_reason"])
+    audit_record(
+        actor=actor,
+        instance=visit,
+        action=AuditAction.UPDATE,
+        changes={
+            "scheduled_at": [old_at.isoformat(), scheduled_at.isoformat()],
+            **(
+                {"late_reason": [old_late, visit.late_reason]}
+                if old_late != visit.late_reason
+                else {}
+            ),
+        },
+        reason=reason.strip(),
+        patient=pump.patient,
+    )
+    pump_next_visit_refresh(pump=pump)
+    return visit
+
+
+@transaction.atomic
+def refill_cancel(
+    *, actor: Any, visit: RefillVisit, reason: str, now: datetime | None = None
+) -> RefillVisit:
+    """Cancel a booked visit (compare-and-set on its status, so two cancels cannot both win)."""
+    now = now or timezone.now()
+    if not reason.strip():
+        raise ValidationError({"reason": ["Say why the visit is cancelled."]})
+    changed = RefillVisit.objects.filter(pk=visit.pk, status=VisitStatus.BOOKED).update(
+        status=VisitStatus.CANCELLED,
+        cancelled_by=actor,
+        cancelled_at=now,
+        cancel_reason=reason.strip(),
+    )
+    if changed != 1:
+        raise ValidationError({"visit": ["This visit is no longer booked."]})
+    visit.refresh_from_db()
+    pump = Pump.objects.select_related("patient").get(pk=visit.pump_id)
+    audit_record(
+        actor=actor,
+        instance=visit,
+        action=AuditAction.UPDATE,
+        changes={"status": [VisitStatus.BOOKED, VisitStatus.CANCELLED]},
+        reason=reason.strip(),
+        patient=pump.patient,
+    )
+    pump_next_visit_refresh(pump=pump)
+    return visit
