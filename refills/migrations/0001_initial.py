@@ -6,37 +6,125 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('pumps', '0003_pump_stored_projection'),
+        ("pumps", "0003_pump_stored_projection"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='RefillVisit',
+            name="RefillVisit",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('scheduled_at', models.DateTimeField()),
-                ('duration_minutes', models.PositiveSmallIntegerField(default=30)),
-                ('status', models.CharField(choices=[('booked', 'Booked'), ('completed', 'Completed'), ('cancelled', 'Cancelled')], default='booked', max_length=10)),
-                ('booked_at', models.DateTimeField()),
-                ('late_reason', models.TextField(blank=True, help_text='Why the visit is after the refill-due time (required in that case).')),
-                ('cancelled_at', models.DateTimeField(blank=True, null=True)),
-                ('cancel_reason', models.TextField(blank=True)),
-                ('completed_at', models.DateTimeField(blank=True, null=True)),
-                ('booked_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='visits_booked', to=settings.AUTH_USER_MODEL)),
-                ('cancelled_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='visits_cancelled', to=settings.AUTH_USER_MODEL)),
-                ('completed_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='visits_completed', to=settings.AUTH_USER_MODEL)),
-                ('fill', models.OneToOneField(blank=True, help_text='The fill recorded at this visit.', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='visit', to='pumps.reservoirfill')),
-                ('pump', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='refill_visits', to='pumps.pump')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("scheduled_at", models.DateTimeField()),
+                ("duration_minutes", models.PositiveSmallIntegerField(default=30)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("booked", "Booked"),
+                            ("completed", "Completed"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="booked",
+                        max_length=10,
+                    ),
+                ),
+                ("booked_at", models.DateTimeField()),
+                (
+                    "late_reason",
+                    models.TextField(
+                        blank=True,
+                        help_text="Why the visit is after the refill-due time (required in that case).",
+                    ),
+                ),
+                ("cancelled_at", models.DateTimeField(blank=True, null=True)),
+                ("cancel_reason", models.TextField(blank=True)),
+                ("completed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "booked_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="visits_booked",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "cancelled_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="visits_cancelled",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "completed_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="visits_completed",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "fill",
+                    models.OneToOneField(
+                        blank=True,
+                        help_text="The fill recorded at this visit.",
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="visit",
+                        to="pumps.reservoirfill",
+                    ),
+                ),
+                (
+                    "pump",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="refill_visits",
+                        to="pumps.pump",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['scheduled_at'],
-                'indexes': [models.Index(fields=['status', 'scheduled_at'], name='visit_status_time_idx')],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('status', 'booked')), fields=('pump',), name='visit_one_booked_per_pump', violation_error_message='This pump already has a booked refill; reschedule it.'), models.CheckConstraint(condition=models.Q(models.Q(('cancelled_at__isnull', False), ('status', 'cancelled')), models.Q(('status', 'cancelled'), _negated=True), _connector='OR'), name='visit_cancel_has_time'), models.CheckConstraint(condition=models.Q(models.Q(('completed_at__isnull', False), ('status', 'completed')), models.Q(('status', 'completed'), _negated=True), _connector='OR'), name='visit_completion_has_time')],
+                "ordering": ["scheduled_at"],
+                "indexes": [
+                    models.Index(fields=["status", "scheduled_at"], name="visit_status_time_idx")
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("status", "booked")),
+                        fields=("pump",),
+                        name="visit_one_booked_per_pump",
+                        violation_error_message="This pump already has a booked refill; reschedule it.",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(("cancelled_at__isnull", False), ("status", "cancelled")),
+                            models.Q(("status", "cancelled"), _negated=True),
+                            _connector="OR",
+                        ),
+                        name="visit_cancel_has_time",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(("completed_at__isnull", False), ("status", "completed")),
+                            models.Q(("status", "completed"), _negated=True),
+                            _connector="OR",
+                        ),
+                        name="visit_completion_has_time",
+                    ),
+                ],
             },
         ),
     ]
