@@ -24,6 +24,29 @@ CHROMIUM_ARGS = [
 ]
 
 
+# Data migrations that seed reference rows (catalogs, drug library, dosing rules). Browser tests
+# run against the live server in transactional tests, whose flush empties every table; each
+# seed function is idempotent, so running them again restores exactly what migrate created.
+SEEDING_MIGRATIONS = (
+    "pumps.migrations.0002_seed_catalog",
+    "dosing.migrations.0002_seed_drug_library",
+    "dosing.migrations.0004_seed_dosing_rules",
+)
+
+
+@pytest.fixture(autouse=True)
+def migration_seeded_rows(request: pytest.FixtureRequest) -> None:
+    if request.node.get_closest_marker("django_db") is None:
+        return
+    request.getfixturevalue("transactional_db")
+    from importlib import import_module
+
+    from django.apps import apps
+
+    for module in SEEDING_MIGRATIONS:
+        import_module(module).seed(apps, None)
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[object]:
     if not Path(CHROMIUM).exists():

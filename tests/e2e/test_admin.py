@@ -8,8 +8,7 @@ from django.core.management import call_command
 from pumps.demo import DEMO_CLINIC, DEMO_PASSWORD
 from pumps.models import Clinic, Patient
 
-# serialized_rollback restores the catalog rows the data migrations seeded after each flush.
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 def login(page, base: str, username: str) -> None:
