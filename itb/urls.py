@@ -2,10 +2,10 @@
 
 from django.contrib import admin
 from django.urls import include, path
-from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from itb.views import healthz
+from web import views as web_views
 
 admin.site.site_header = "ITB pump clinic"
 admin.site.site_title = "ITB pump clinic"
@@ -13,7 +13,10 @@ admin.site.index_title = "Clinic administration"
 admin.site.enable_nav_sidebar = False
 
 urlpatterns = [
-    path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    # The home page is the one route named without a namespace ("home"); the rest are "web:…".
+    path("", web_views.home, name="home"),
+    path("", include("web.urls")),
+    path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("api/v1/dosing/", include("dosing.api.urls")),

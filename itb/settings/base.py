@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "dosing",
     "refills",
     "alerts",
+    "web",
 ]
 
 MIDDLEWARE = [
@@ -57,7 +58,9 @@ MIDDLEWARE = [
 ROOT_URLCONF = "itb.urls"
 WSGI_APPLICATION = "itb.wsgi.application"
 AUTH_USER_MODEL = "accounts.User"
-LOGIN_URL = "admin:login"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
 
 TEMPLATES = [
     {
@@ -69,6 +72,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "web.context_processors.navigation",
             ],
         },
     },
