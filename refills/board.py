@@ -11,7 +11,7 @@ from typing import Any
 
 from django.db.models import F, Q
 
-from pumps.models import Pump
+from pumps.models import CareRole, CareTeamMember, Pump
 from pumps.selectors import pumps_visible_to
 
 # domain.md §4: schedule pump replacement at least 3 months ahead; §3.1: a SynchroMed II stops
@@ -95,7 +95,12 @@ def board_rows(
 
     One query (pump, patient, clinic, model joined); ``flag`` filters on the computed flags.
     """
-    pumps = pumps_visible_to(user, active_only=True)
+    # The board is the clinic's working list: only clinics where the user is a clinician or
+    # nurse (someone who is also a caregiver sees that person on the caregiver page instead).
+    working_clinics = CareTeamMember.objects.filter(
+        user=user, role__in=(CareRole.CLINICIAN, CareRole.NURSE), clinic__isnull=False
+    ).values("clinic_id")
+    pumps = pumps_visible_to(user, active_only=True).filter(patient__clinic_id__in=working_clinics)
     if search.strip():
         term = search.strip()
         pumps = pumps.filter(

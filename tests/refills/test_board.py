@@ -125,13 +125,12 @@ def test_filters(world, implanted_pump):
     assert board_rows(world.clinician, now=NOW, today=TODAY, clinic_id=world.clinic_b.pk) == []
 
 
-def test_caregivers_and_strangers_get_no_rows_for_others(world, implanted_pump):
+def test_only_clinicians_and_nurses_get_board_rows(world, implanted_pump):
     Pump.objects.filter(pk=implanted_pump.pk).update(**projected(2))
-    assert [r.pump.pk for r in board_rows(world.caregiver_a, now=NOW, today=TODAY)] == [
-        implanted_pump.pk
-    ]
-    assert board_rows(world.caregiver_b, now=NOW, today=TODAY) == []
-    assert board_rows(world.stranger, now=NOW, today=TODAY) == []
+    assert len(board_rows(world.clinician, now=NOW, today=TODAY)) == 1
+    assert len(board_rows(world.nurse, now=NOW, today=TODAY)) == 1
+    for user in (world.caregiver_a, world.caregiver_b, world.integrator, world.stranger):
+        assert board_rows(user, now=NOW, today=TODAY) == [], user.username
 
 
 def test_board_is_one_query_whatever_the_size(world, django_assert_num_queries):
