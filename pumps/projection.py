@@ -2,14 +2,19 @@
 and ``dosing.engine`` (which never sees a model). Nothing here does dosing arithmetic."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from dosing.engine.boluses import Bolus
 from dosing.engine.fixed_rate import fixed_rate_program
 from dosing.engine.programs import FlexProgram, FlexStep, Program, SimpleProgram
 from dosing.engine.projection import ProgramChange, RefillProjection, ReservoirFill, project_refill
 from dosing.selectors import EngineRules, engine_rules
 from pumps.models import ProgramMode, Pump, PumpProgram
 from pumps.models import ReservoirFill as StoredFill
+
+# A bolus that started before the fill may still be running at it (the engine counts the part
+# after the fill); none lasts anywhere near this long.
+MAX_BOLUS_SPAN = timedelta(days=2)
 
 
 def engine_program(program: PumpProgram) -> Program:
@@ -65,11 +70,22 @@ def pump_state(pump: Pump, *, at: datetime | None = None) -> PumpState | None:
         if not rows or rows[0].effective_from > fill.filled_at:
             return None  # nothing was running at the fill: no projection to make
         changes = [ProgramChange(row.effective_from, engine_program(row)) for row in rows]
+    boluses = [
+        Bolus(
+            start=row.starts_at,
+            volume_ml=float(row.volume_ml),
+            duration_hours=float(row.duration_hours),
+            replaces_basal=row.replaces_basal,
+            kind=row.kind,
+        )
+        for row in pump.boluses.filter(starts_at__gte=fill.filled_at - MAX_BOLUS_SPAN)
+    ]
     engine_fill = ReservoirFill(
         filled_at=fill.filled_at,
         reservoir_volume_ml=float(fill.volume_ml),
         programs=changes,
         timezone=time_zone,
+        boluses=boluses,
     )
     return PumpState(fill=fill, engine_fill=engine_fill)
 

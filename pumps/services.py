@@ -256,6 +256,8 @@ def pump_program_create(
     steps: Sequence[StepInput] = (),
     dilution: Dilution | None = None,
     verified_by: Any = None,
+    dose_change_verdict: str = "",
+    override_reason: str = "",
 ) -> PumpProgram:
     """Record a new program that supersedes the pump's current one from ``effective_from``.
 
@@ -342,6 +344,8 @@ def pump_program_create(
         mode=mode,
         daily_dose_mcg=daily_dose_mcg if mode == ProgramMode.SIMPLE else None,
         reason=reason.strip(),
+        dose_change_verdict=dose_change_verdict,
+        override_reason=override_reason.strip(),
         entered_by=actor,
         entered_at=now,
         verified_by=verified_by,

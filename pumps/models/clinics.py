@@ -55,6 +55,11 @@ class Clinic(models.Model):
         validators=[MaxValueValidator(60)],
         help_text="The same buffer for patients at high withdrawal risk; at least the normal one.",
     )
+    require_second_verification = models.BooleanField(
+        default=False,
+        help_text="A second clinician or nurse must co-sign program changes that need an "
+        "override or change the concentration.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -8,6 +8,7 @@ shows them read-only; new rows come from the services, which validate with the d
 from datetime import datetime
 
 from django.conf import settings
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
@@ -52,6 +53,15 @@ class PumpProgram(HistoryRecord):
         help_text="Simple continuous mode only; a flex program's dose is the sum of its steps.",
     )
     reason = models.TextField(help_text="Why the program was set or changed.")
+    dose_change_verdict = models.CharField(
+        max_length=10,
+        blank=True,
+        help_text="The dosing engine's verdict on the change (ok or soft_stop); empty for a "
+        "first program.",
+    )
+    override_reason = models.TextField(
+        blank=True, help_text="Why a change outside the label limits (soft stop) was made."
+    )
     entered_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="programs_entered"
     )
@@ -204,3 +214,42 @@ class ReservoirFill(HistoryRecord):
     def __str__(self) -> str:
         when = local_text(self.filled_at)
         return f"{self.volume_ml} mL at {self.concentration_mcg_per_ml} mcg/mL on {when}"
+
+
+class BolusKind(models.TextChoices):
+    BRIDGE = "bridge", "Bridge bolus (concentration change)"
+    PRIMING = "priming", "Priming bolus"
+
+
+class PumpBolus(HistoryRecord):
+    """A bolus the pump delivers from its reservoir, so the projection counts it (domain.md
+    §3.3, §6.4). A bridge bolus pushes the dead volume at the old rate and replaces the basal
+    while it runs (§6.7); its figures come from the dosing engine."""
+
+    EDIT_REFUSED = "A recorded bolus is never edited."
+
+    pump = models.ForeignKey(Pump, on_delete=models.PROTECT, related_name="boluses")
+    program = models.ForeignKey(
+        PumpProgram, null=True, blank=True, on_delete=models.PROTECT, related_name="boluses"
+    )
+    kind = models.CharField(max_length=10, choices=BolusKind.choices)
+    starts_at = models.DateTimeField()
+    volume_ml = models.DecimalField(
+        "volume (mL)", max_digits=7, decimal_places=4, validators=POSITIVE
+    )
+    duration_hours = models.DecimalField(
+        "duration (h)", max_digits=8, decimal_places=4, validators=[MinValueValidator(0)]
+    )
+    replaces_basal = models.BooleanField(default=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="boluses_recorded"
+    )
+
+    class Meta:
+        ordering = ["pump", "starts_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(volume_ml__gt=0), name="bolus_volume_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.volume_ml} mL from {local_text(self.starts_at)}"
