@@ -4,16 +4,20 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django import template
+from django.templatetags.tz import do_timezone
 
 register = template.Library()
 
 
 @register.filter
-def in_zone(value: datetime | None, zone: str) -> datetime | None:
-    """The instant in ``zone`` (an IANA name), for the date filter to format."""
+def in_zone(value: datetime | None, zone: str) -> datetime | str | None:
+    """The instant in ``zone`` (an IANA name), for the date filter to format.
+
+    Django's own ``timezone`` filter marks its result so that ``date`` does not convert it
+    back to the active time zone (a plain ``astimezone`` would be undone)."""
     if value is None:
         return None
-    return value.astimezone(ZoneInfo(zone))
+    return do_timezone(value, ZoneInfo(zone))
 
 
 @register.filter
