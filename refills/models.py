@@ -79,3 +79,52 @@ class RefillVisit(models.Model):
 
     def __str__(self) -> str:
         return f"Refill of {self.pump} at {self.scheduled_at:%Y-%m-%d %H:%M} UTC ({self.status})"
+
+
+def new_feed_token() -> str:
+    """A secret, url-safe feed token: 32 random bytes (256 bits) from ``secrets``."""
+    import secrets
+
+    return secrets.token_urlsafe(32)
+
+
+class FeedKind(models.TextChoices):
+    CLINIC = "clinic", "Clinic calendar"
+    CAREGIVER = "caregiver", "My patients' refills"
+
+
+class CalendarFeed(models.Model):
+    """A secret iCal feed URL. The token is the credential; revoking it ends the feed. What a
+    feed shows is worked out when it is fetched, from the owner's current care-team roles."""
+
+    token = models.CharField(max_length=64, unique=True, default=new_feed_token, editable=False)
+    kind = models.CharField(max_length=10, choices=FeedKind.choices)
+    clinic = models.ForeignKey(
+        "pumps.Clinic",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="calendar_feeds",
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="calendar_feeds"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind=FeedKind.CLINIC, clinic__isnull=False)
+                | Q(kind=FeedKind.CAREGIVER, clinic__isnull=True),
+                name="calendar_feed_clinic_matches_kind",
+                violation_error_message=(
+                    "A clinic feed needs its clinic; a caregiver feed has none."
+                ),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        state = "revoked" if self.revoked_at else "active"
+        return f"{self.get_kind_display()} feed of {self.user} ({state})"
