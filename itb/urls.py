@@ -16,6 +16,8 @@ urlpatterns = [
     # The home page is the one route named without a namespace ("home"); the rest are "web:…".
     path("", web_views.home, name="home"),
     path("", include("web.urls")),
+    path("", include("pumps.urls")),
+    path("", include("refills.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
