@@ -397,8 +397,10 @@ def reservoir_fill_record(
     expiry_date: date | None = None,
     volume_removed_ml: Decimal | None = None,
     notes: str = "",
+    reconciliation: dict[str, Any] | None = None,
 ) -> ReservoirFill:
-    """Record what is in the reservoir after a fill: the start of the next projection."""
+    """Record what is in the reservoir after a fill: the start of the next projection.
+    ``reconciliation`` holds the engine's comparison with the previous fill, if any."""
     _require_aware(filled_at, "filled_at")
     pump = Pump.objects.select_for_update().select_related("pump_model").get(pk=pump.pk)
     errors: dict[str, list[str]] = {}
@@ -456,6 +458,7 @@ def reservoir_fill_record(
         recorded_by=actor,
         recorded_at=timezone.now(),
         notes=notes,
+        **(reconciliation or {}),
     )
     fill.full_clean()
     fill.save()

@@ -6,7 +6,9 @@ limit) needs a documented reason; a pump has one booked visit at a time. Every c
 audited and updates the pump's stored next visit in the same transaction.
 """
 
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -16,7 +18,10 @@ from django.utils import timezone
 
 from audit.models import AuditAction
 from audit.services import audit_create, audit_record
-from pumps.models import Pump, PumpStatus
+from dosing.engine.reconciliation import Reconciliation, reconcile_refill
+from dosing.models import DrugProduct
+from dosing.selectors import engine_rules
+from pumps.models import Pump, PumpStatus, ReservoirFill
 from refills.models import RefillVisit, VisitStatus
 
 # A booking may be entered a few minutes late (the visit is under way).
@@ -180,3 +185,134 @@ def refill_cancel(
     )
     pump_next_visit_refresh(pump=pump)
     return visit
+
+
+# --- Recording a refill ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RefillOutcome:
+    fill: ReservoirFill
+    visit: RefillVisit | None
+    reconciliation: Reconciliation | None
+
+
+QUANTUM = Decimal("0.0001")
+
+
+def _dec(value: float, places: str = "0.0001") -> Decimal:
+    return Decimal(repr(value)).quantize(Decimal(places), rounding=ROUND_HALF_EVEN)
+
+
+@transaction.atomic
+def refill_record(
+    *,
+    actor: Any,
+    pump: Pump,
+    refilled_at: datetime,
+    volume_removed_ml: Decimal,
+    volume_added_ml: Decimal,
+    product: DrugProduct,
+    concentration_mcg_per_ml: Decimal,
+    lot_number: str,
+    expiry_date: date | None,
+    observation_note: str = "",
+    septum_confirmed: bool = False,
+) -> RefillOutcome:
+    """Record a refill visit.
+
+    1. Lock the pump. Refuse without the septum confirmation (a catheter-access-port injection
+       can be fatal, domain.md §3.6) and when a programmable pump's program runs another
+       concentration (change the program, with its bridge bolus, first).
+    2. Reconcile the volume removed against the previous fill's projection (the engine).
+    3. Record the new fill with the reconciliation; this refreshes the stored projection.
+    4. Complete the pump's booked visit (compare-and-set) and refresh its next visit.
+    """
+    from pumps.projection import pump_state
+    from pumps.services import reservoir_fill_record
+
+    pump = (
+        Pump.objects.select_for_update()
+        .select_related("patient__clinic", "pump_model")
+        .get(pk=pump.pk)
+    )
+    errors: dict[str, list[str]] = {}
+    if not septum_confirmed:
+        errors.setdefault("septum_confirmed", []).append(
+            "Confirm the drug went through the reservoir fill septum, not the catheter access port."
+        )
+    if not pump.pump_model.is_fixed_rate:
+        running = (
+            pump.programs.filter(effective_from__lte=refilled_at)
+            .order_by("-effective_from")
+            .first()
+        )
+        if running is not None and running.concentration_mcg_per_ml != concentration_mcg_per_ml:
+            errors.setdefault("concentration_mcg_per_ml", []).append(
+                f"The pump is programmed for {running.concentration_mcg_per_ml.normalize():f} "
+                "mcg/mL: change the program to the new concentration (with its bridge bolus) "
+                "before recording this refill."
+            )
+    if errors:
+        raise ValidationError(errors)
+    reconciliation = None
+    previous = pump_state(pump, at=refilled_at)
+    if (
+        previous is not None
+        and volume_removed_ml is not None
+        and refilled_at > previous.fill.filled_at
+    ):
+        try:
+            reconciliation = reconcile_refill(
+                fill=previous.engine_fill,
+                refilled_at=refilled_at,
+                volume_removed_ml=float(volume_removed_ml),
+                reservoir_capacity_ml=float(pump.pump_model.reservoir_capacity_ml),
+                tolerances=engine_rules().reconciliation,
+            )
+        except ValueError as exc:
+            raise ValidationError({"volume_removed_ml": [str(exc)]}) from None
+    fill = reservoir_fill_record(
+        actor=actor,
+        pump=pump,
+        filled_at=refilled_at,
+        volume_ml=volume_added_ml,
+        concentration_mcg_per_ml=concentration_mcg_per_ml,
+        product=product,
+        lot_number=lot_number,
+        expiry_date=expiry_date,
+        volume_removed_ml=volume_removed_ml,
+        notes=observation_note,
+        reconciliation=(
+            {
+                "expected_residual_ml": _dec(reconciliation.expected_volume_ml),
+                "residual_discrepancy_ml": _dec(reconciliation.discrepancy_ml),
+                "delivered_discrepancy_percent": _dec(
+                    reconciliation.delivered_discrepancy_percent, "0.001"
+                ),
+                "reconciliation_flags": ",".join(reconciliation.flags),
+            }
+            if reconciliation is not None
+            else None
+        ),
+    )
+    visit = pump.refill_visits.filter(status=VisitStatus.BOOKED).first()
+    if visit is not None:
+        changed = RefillVisit.objects.filter(pk=visit.pk, status=VisitStatus.BOOKED).update(
+            status=VisitStatus.COMPLETED, completed_by=actor, completed_at=timezone.now(), fill=fill
+        )
+        if changed == 1:
+            visit.refresh_from_db()
+            audit_record(
+                actor=actor,
+                instance=visit,
+                action=AuditAction.UPDATE,
+                changes={"status": [VisitStatus.BOOKED, VisitStatus.COMPLETED]},
+                reason="Refill recorded",
+                patient=pump.patient,
+            )
+        else:
+            visit = None
+    pump_next_visit_refresh(pump=pump)
+    pump.refresh_from_db()
+    return RefillOutcome(fill=fill, visit=visit, reconciliation=reconciliation)

@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from refills import record_views
 from refills import schedule_views as views
 
 app_name = "refills"
@@ -14,4 +15,6 @@ urlpatterns = [
     path("calendar/feeds/", views.feeds, name="feeds"),
     path("calendar/feeds/<int:feed_pk>/revoke/", views.feed_revoke, name="feed_revoke"),
     path("ical/<str:token>.ics", views.ical, name="ical"),
+    path("pumps/<int:pk>/refill/", record_views.record_refill, name="record"),
+    path("fills/<int:pk>/", record_views.record_done, name="record-done"),
 ]

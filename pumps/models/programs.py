@@ -190,6 +190,22 @@ class ReservoirFill(HistoryRecord):
     )
     recorded_at = models.DateTimeField()
     notes = models.TextField(blank=True)
+    # Reconciliation of this refill against the previous fill's projection (domain.md §3.6,
+    # §6.10), from the dosing engine; empty for a first fill.
+    expected_residual_ml = models.DecimalField(
+        "expected residual (mL)", max_digits=8, decimal_places=4, null=True, blank=True
+    )
+    residual_discrepancy_ml = models.DecimalField(
+        "removed − expected (mL)", max_digits=8, decimal_places=4, null=True, blank=True
+    )
+    delivered_discrepancy_percent = models.DecimalField(
+        "delivered volume discrepancy (%)", max_digits=9, decimal_places=3, null=True, blank=True
+    )
+    reconciliation_flags = models.CharField(
+        max_length=80,
+        blank=True,
+        help_text="Comma-separated: under_delivery, over_delivery, residual_discrepancy.",
+    )
 
     class Meta:
         ordering = ["pump", "-filled_at"]
