@@ -50,9 +50,16 @@ def world(db: None) -> World:
             "stranger",
         )
     }
-    patient_a1 = PatientFactory.create(clinic=clinic_a, mrn="A1")
-    patient_a2 = PatientFactory.create(clinic=clinic_a, mrn="A2")
-    patient_b1 = PatientFactory.create(clinic=clinic_b, mrn="B1")
+    # Fixed, distinct names: tests check that one patient's name is absent from another's page.
+    patient_a1 = PatientFactory.create(
+        clinic=clinic_a, mrn="A1", given_name="Alma", family_name="Atwood"
+    )
+    patient_a2 = PatientFactory.create(
+        clinic=clinic_a, mrn="A2", given_name="Bruno", family_name="Brightwater"
+    )
+    patient_b1 = PatientFactory.create(
+        clinic=clinic_b, mrn="B1", given_name="Celine", family_name="Castellanos"
+    )
     care_team_add(actor=admin, user=users["clinician"], role=CareRole.CLINICIAN, clinic=clinic_a)
     care_team_add(actor=admin, user=users["nurse"], role=CareRole.NURSE, clinic=clinic_a)
     care_team_add(actor=admin, user=users["integrator"], role=CareRole.INTEGRATOR, clinic=clinic_a)
