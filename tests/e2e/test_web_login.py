@@ -89,3 +89,18 @@ def test_caregiver_sees_their_patient_only(live_server, page, screenshot, demo):
     # The staff board is not theirs.
     page.goto(f"{live_server.url}/")
     assert page.url == f"{live_server.url}/my-patients/"
+
+
+def test_second_caregiver_and_integrator_see_only_theirs(live_server, page, demo):
+    sign_in(page, live_server.url, "caregiver2")
+    page.wait_for_selector("h1:has-text('My patients')")
+    cards = page.locator("article.patient-card")
+    assert cards.count() == 1
+    assert "Elena Varga" in cards.first.inner_text()
+    assert "Marcus Hale" not in page.content()
+    page.get_by_role("button", name="Sign out").click()
+    sign_in(page, live_server.url, "integrator")
+    page.wait_for_selector("text=No patients in the app")
+    assert page.get_by_role("link", name="API (documentation)").is_visible()
+    for name in ("Hale", "Varga", "Singh"):
+        assert name not in page.content()
