@@ -7,15 +7,17 @@ from typing import Any
 from django import forms
 
 
-def _number_messages(what: str, unit: str, example: str) -> dict[str, str]:
+def number_messages(what: str, unit: str, example: str) -> dict[str, str]:
+    """Errors for a clinical number field that name the quantity and its unit."""
     text = f"Enter {what} in {unit} as a number greater than 0 (for example {example})."
     return {
         "required": f"Enter {what} in {unit}.",
         "invalid": text,
         "min_value": text,
-        "max_digits": f"Enter {what} in {unit} below 100000, with at most 3 decimals.",
-        "max_decimal_places": f"Enter {what} in {unit} with at most 3 decimals.",
-        "max_whole_digits": f"Enter {what} in {unit} below 100000.",
+        "max_value": f"{what.capitalize()} in {unit} is too large: check the value and the unit.",
+        "max_digits": f"Enter {what} in {unit} with fewer digits.",
+        "max_decimal_places": f"Enter {what} in {unit} with fewer decimals.",
+        "max_whole_digits": f"{what.capitalize()} in {unit} is too large: check the unit.",
     }
 
 
@@ -45,7 +47,7 @@ class ScreeningForm(forms.Form):
         label="Effective bolus dose (mcg)",
         max_digits=8,
         decimal_places=3,
-        error_messages=_number_messages("the bolus dose", "mcg", "50"),
+        error_messages=number_messages("the bolus dose", "mcg", "50"),
         widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
         help_text="The screening bolus that gave a positive response, in mcg.",
     )
@@ -53,7 +55,7 @@ class ScreeningForm(forms.Form):
         label="Effect duration (h)",
         max_digits=8,
         decimal_places=3,
-        error_messages=_number_messages("how long the effect lasted", "hours (h)", "6"),
+        error_messages=number_messages("how long the effect lasted", "hours (h)", "6"),
         widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
         help_text="How long the reduction in tone or spasms lasted, in hours.",
     )

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from dosing.display import plain
 from dosing.selectors import pump_fill_concentrations
+from pumps.forms import number_messages
 from pumps.models import ProgramMode
 from pumps.program_change import ProposedProgram
 from pumps.services import StepInput
@@ -52,6 +53,7 @@ class ProgramChangeForm(forms.Form):
         decimal_places=3,
         min_value=Decimal("0.001"),
         help_text="Simple continuous mode.",
+        error_messages=number_messages("the daily dose", "mcg/day", "300"),
     )
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), max_length=2000)
 
@@ -72,6 +74,7 @@ class ProgramChangeForm(forms.Form):
                 max_digits=8,
                 decimal_places=3,
                 min_value=Decimal("0.001"),
+                error_messages=number_messages(f"the rate of step {i}", "mcg/h", "12.5"),
             )
 
     def step_rows(self) -> list[tuple[forms.BoundField, forms.BoundField]]:

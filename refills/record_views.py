@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 
 from dosing.models import DrugProduct, ProductUse
+from pumps.forms import number_messages
 from pumps.models import CareRole, CareTeamMember, Pump, ReservoirFill
 from pumps.selectors import pumps_visible_to
 from refills.services import refill_record
@@ -46,7 +47,14 @@ class RefillRecordForm(forms.Form):
         help_text="Clinic time.",
     )
     volume_removed_ml = forms.DecimalField(
-        label="Volume removed (mL)", min_value=0, max_digits=6, decimal_places=2
+        label="Volume removed (mL)",
+        min_value=0,
+        max_digits=6,
+        decimal_places=2,
+        error_messages={
+            **number_messages("the volume removed", "mL", "4.5"),
+            "min_value": "Enter the volume removed in mL (0 or more).",
+        },
     )
     product = forms.ModelChoiceField(queryset=DrugProduct.objects.none(), label="Product")
     lot_number = forms.CharField(label="Lot number", max_length=60)
@@ -58,6 +66,7 @@ class RefillRecordForm(forms.Form):
         min_value=0.01,
         max_digits=6,
         decimal_places=2,
+        error_messages=number_messages("the volume in the reservoir after the fill", "mL", "20"),
     )
     observation_note = forms.CharField(
         label="Post-refill observation",

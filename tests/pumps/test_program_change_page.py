@@ -211,3 +211,15 @@ def test_patient_page_and_board_link_to_booking_and_program_change(nurse, pump):
     assert reverse("refills:schedule", args=[pump.pk]) in patient_page
     board = nurse.get(reverse("home")).content.decode()
     assert reverse("refills:schedule", args=[pump.pk]) in board
+
+
+def test_number_errors_name_the_quantity_and_unit(nurse, pump):
+    html = nurse.post(url(pump), proposal(daily_dose_mcg="lots")).content.decode()
+    assert "Enter the daily dose in mcg/day as a number greater than 0" in html
+    html = nurse.post(
+        url(pump),
+        proposal(
+            mode="flex", daily_dose_mcg="", step_1_start="06:00", step_1_rate_mcg_per_hour="-2"
+        ),
+    ).content.decode()
+    assert "rate of step 1 in mcg/h" in html
