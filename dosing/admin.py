@@ -104,3 +104,18 @@ class DosingRulesAdmin(AuditedAdmin):
         ),
         ("Audit", {"fields": ["change_reason"]}),
     ]
+
+
+@admin.register(PopulationDoseLimits)
+class PopulationDoseLimitsAdmin(ReadOnlyAdmin):
+    """Listed for reference; edited inline on their dosing rules (with a reason)."""
+
+    list_display = (
+        "rules",
+        "population",
+        "titration_increase_max_percent",
+        "refill_increase_max_percent",
+        "usual_min_daily_dose_mcg",
+        "usual_max_daily_dose_mcg",
+    )
+    list_filter = ("rules", "population")

@@ -16,6 +16,7 @@ from pumps.models import (
     FlexStep,
     Patient,
     Pump,
+    PumpBolus,
     PumpModel,
     PumpProgram,
     ReservoirFill,
@@ -301,3 +302,18 @@ class ReservoirFillAdmin(ReadOnlyAdmin):
     search_fields = ("pump__serial_number", "pump__patient__family_name", "lot_number")
     list_select_related = ("pump", "pump__pump_model", "product", "recorded_by")
     date_hierarchy = "filled_at"
+
+
+@admin.register(FlexStep)
+class FlexStepAdmin(ReadOnlyAdmin):
+    list_display = ("program", "start_time", "rate_mcg_per_hour")
+    list_select_related = ("program", "program__pump")
+    search_fields = ("program__pump__serial_number", "program__pump__patient__family_name")
+
+
+@admin.register(PumpBolus)
+class PumpBolusAdmin(ReadOnlyAdmin):
+    list_display = ("pump", "kind", "starts_at", "volume_ml", "duration_hours", "recorded_by")
+    list_filter = ("kind",)
+    list_select_related = ("pump", "pump__pump_model", "recorded_by")
+    search_fields = ("pump__serial_number", "pump__patient__family_name")
