@@ -4,15 +4,21 @@ patient B1 in clinic B. Plus helpers that refuse to run a PostgreSQL-only test a
 
 import os
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from django.db import connection
 
+from dosing.models import DrugProduct
 from pumps.models import CareRole, CatheterModel, Clinic, Patient, Pump, PumpModel
-from pumps.services import care_team_add, pump_implant
+from pumps.services import (
+    care_team_add,
+    pump_implant,
+    pump_program_create,
+    reservoir_fill_record,
+)
 from tests.factories import ClinicFactory, PatientFactory, UserFactory
 
 
@@ -108,3 +114,47 @@ def postgres(db: None) -> None:
 
 def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def pump_fill_product(concentration: str = "500") -> DrugProduct:
+    """A labeled pump-fill product of the drug library (seeded by a migration)."""
+    found = DrugProduct.objects.filter(
+        concentration_mcg_per_ml=Decimal(concentration), use="pump_fill"
+    ).first()
+    assert found is not None, concentration
+    return found
+
+
+def program_and_fill(
+    world: World,
+    pump: Pump,
+    *,
+    filled_at: datetime,
+    program_from: datetime,
+    daily_dose_mcg: str = "300",
+    concentration: str = "500",
+    volume_ml: str = "20",
+    reason: str = "Maintenance",
+    lot_number: str = "",
+) -> Pump:
+    """Give ``pump`` a simple program and a fill through the services (TC-01 by default:
+    300 mcg/day at 500 mcg/mL, 20 mL), and return it fresh from the database."""
+    pump_program_create(
+        actor=world.clinician,
+        pump=pump,
+        effective_from=program_from,
+        concentration_mcg_per_ml=Decimal(concentration),
+        mode="simple",
+        daily_dose_mcg=Decimal(daily_dose_mcg),
+        reason=reason,
+    )
+    reservoir_fill_record(
+        actor=world.nurse,
+        pump=pump,
+        filled_at=filled_at,
+        volume_ml=Decimal(volume_ml),
+        concentration_mcg_per_ml=Decimal(concentration),
+        product=pump_fill_product(concentration),
+        lot_number=lot_number,
+    )
+    return Pump.objects.select_related("patient__clinic", "pump_model").get(pk=pump.pk)

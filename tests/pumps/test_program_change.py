@@ -7,10 +7,10 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from audit.models import AuditEntry
-from dosing.models import DrugProduct
 from pumps.models import Pump, PumpBolus, PumpProgram
 from pumps.program_change import ProposedProgram, pump_program_change, review_program_change
-from pumps.services import StepInput, pump_program_create, reservoir_fill_record
+from pumps.services import StepInput
+from tests.conftest import program_and_fill
 
 FILL = datetime(2025, 3, 3, tzinfo=UTC)
 CHANGE_AT = datetime(2025, 3, 13, tzinfo=UTC)
@@ -19,24 +19,9 @@ CHANGE_AT = datetime(2025, 3, 13, tzinfo=UTC)
 @pytest.fixture
 def pump(world, implanted_pump) -> Pump:
     """TC-01 pump: 300 mcg/day at 500 mcg/mL since January, 20 mL filled 2025-03-03."""
-    pump_program_create(
-        actor=world.clinician,
-        pump=implanted_pump,
-        effective_from=datetime(2025, 1, 1, tzinfo=UTC),
-        concentration_mcg_per_ml=D("500"),
-        mode="simple",
-        daily_dose_mcg=D("300"),
-        reason="Maintenance",
+    return program_and_fill(
+        world, implanted_pump, program_from=datetime(2025, 1, 1, tzinfo=UTC), filled_at=FILL
     )
-    reservoir_fill_record(
-        actor=world.nurse,
-        pump=implanted_pump,
-        filled_at=FILL,
-        volume_ml=D("20"),
-        concentration_mcg_per_ml=D("500"),
-        product=DrugProduct.objects.filter(concentration_mcg_per_ml=500, use="pump_fill").first(),
-    )
-    return Pump.objects.select_related("patient__clinic", "pump_model").get(pk=implanted_pump.pk)
 
 
 def simple(dose: str, concentration: str = "500") -> ProposedProgram:

@@ -1,39 +1,25 @@
 """The program-change page: access, review, override, bridge, double submit, stale form."""
 
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal as D
 
 import pytest
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from dosing.models import DrugProduct
 from pumps.models import Pump, PumpBolus, PumpProgram
-from pumps.services import pump_program_create, reservoir_fill_record
+from tests.conftest import program_and_fill
 
 
 @pytest.fixture
 def pump(world, implanted_pump) -> Pump:
     """300 mcg/day at 500 mcg/mL, filled with 20 mL two days ago."""
-    pump_program_create(
-        actor=world.clinician,
-        pump=implanted_pump,
-        effective_from=datetime(2025, 1, 1, tzinfo=UTC),
-        concentration_mcg_per_ml=D("500"),
-        mode="simple",
-        daily_dose_mcg=D("300"),
-        reason="Maintenance",
-    )
-    reservoir_fill_record(
-        actor=world.nurse,
-        pump=implanted_pump,
+    return program_and_fill(
+        world,
+        implanted_pump,
+        program_from=datetime(2025, 1, 1, tzinfo=UTC),
         filled_at=timezone.now() - timedelta(days=2),
-        volume_ml=D("20"),
-        concentration_mcg_per_ml=D("500"),
-        product=DrugProduct.objects.filter(concentration_mcg_per_ml=500, use="pump_fill").first(),
     )
-    return implanted_pump
 
 
 def url(pump) -> str:

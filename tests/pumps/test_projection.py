@@ -6,7 +6,6 @@ from decimal import Decimal as D
 
 import pytest
 
-from dosing.models import DrugProduct
 from pumps.models import CatheterModel, Patient, PumpModel
 from pumps.projection import project_pump
 from pumps.services import (
@@ -16,39 +15,17 @@ from pumps.services import (
     pump_program_create,
     reservoir_fill_record,
 )
+from tests.conftest import program_and_fill, pump_fill_product
 
 FILL = datetime(2025, 3, 3, 0, 0, tzinfo=UTC)
-
-
-def product(concentration: str) -> DrugProduct:
-    found = DrugProduct.objects.filter(
-        concentration_mcg_per_ml=D(concentration), use="pump_fill"
-    ).first()
-    assert found is not None
-    return found
 
 
 @pytest.fixture
 def tc01_pump(world, implanted_pump):
     """TC-01 as stored records: 300 mcg/day at 500 mcg/mL, 20 mL filled 2025-03-03 00:00 UTC."""
-    pump_program_create(
-        actor=world.clinician,
-        pump=implanted_pump,
-        effective_from=datetime(2025, 1, 1, tzinfo=UTC),
-        concentration_mcg_per_ml=D("500"),
-        mode="simple",
-        daily_dose_mcg=D("300"),
-        reason="Maintenance",
+    return program_and_fill(
+        world, implanted_pump, program_from=datetime(2025, 1, 1, tzinfo=UTC), filled_at=FILL
     )
-    reservoir_fill_record(
-        actor=world.nurse,
-        pump=implanted_pump,
-        filled_at=FILL,
-        volume_ml=D("20"),
-        concentration_mcg_per_ml=D("500"),
-        product=product("500"),
-    )
-    return implanted_pump
 
 
 def test_stored_pump_projects_like_tc01(tc01_pump):
@@ -113,7 +90,7 @@ def test_flex_program_runs_in_the_patients_time_zone(world, implanted_pump):
         filled_at=datetime(2025, 3, 3, 2, 30, tzinfo=UTC),
         volume_ml=D("20"),
         concentration_mcg_per_ml=D("500"),
-        product=product("500"),
+        product=pump_fill_product("500"),
     )
     pump = type(implanted_pump).objects.get(pk=implanted_pump.pk)
     projection = project_pump(pump)
@@ -142,7 +119,7 @@ def test_product_stability_limit_binds(world, implanted_pump):
         filled_at=FILL,
         volume_ml=D("20"),
         concentration_mcg_per_ml=D("2000"),
-        product=product("2000"),
+        product=pump_fill_product("2000"),
     )
     projection = project_pump(implanted_pump)
     assert projection is not None
@@ -169,7 +146,7 @@ def test_fixed_rate_pump_projects_from_its_label_rate(world):
         filled_at=FILL,
         volume_ml=D("30"),
         concentration_mcg_per_ml=D("500"),
-        product=product("500"),
+        product=pump_fill_product("500"),
     )
     projection = project_pump(pump)
     assert projection is not None

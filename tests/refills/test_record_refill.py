@@ -10,42 +10,21 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from dosing.models import DrugProduct
 from pumps.models import Pump, ReservoirFill
-from pumps.services import pump_program_create, reservoir_fill_record
 from refills.models import VisitStatus
 from refills.services import refill_record, refill_schedule
-
-
-def product(concentration: str = "500") -> DrugProduct:
-    found = DrugProduct.objects.filter(
-        concentration_mcg_per_ml=D(concentration), use="pump_fill"
-    ).first()
-    assert found is not None
-    return found
+from tests.conftest import program_and_fill, pump_fill_product
 
 
 @pytest.fixture
 def pump(world, implanted_pump) -> Pump:
     """300 mcg/day at 500 mcg/mL (0.6 mL/day), 20 mL filled exactly 25 days ago: 5 mL expected."""
-    pump_program_create(
-        actor=world.clinician,
-        pump=implanted_pump,
-        effective_from=timezone.now() - timedelta(days=60),
-        concentration_mcg_per_ml=D("500"),
-        mode="simple",
-        daily_dose_mcg=D("300"),
-        reason="Maintenance",
-    )
-    reservoir_fill_record(
-        actor=world.nurse,
-        pump=implanted_pump,
+    return program_and_fill(
+        world,
+        implanted_pump,
+        program_from=timezone.now() - timedelta(days=60),
         filled_at=timezone.now() - timedelta(days=25),
-        volume_ml=D("20"),
-        concentration_mcg_per_ml=D("500"),
-        product=product(),
     )
-    return Pump.objects.get(pk=implanted_pump.pk)
 
 
 def record(world, pump, removed: str, **kwargs):
@@ -55,7 +34,7 @@ def record(world, pump, removed: str, **kwargs):
         "refilled_at": pump.fills.latest().filled_at + timedelta(days=25),
         "volume_removed_ml": D(removed),
         "volume_added_ml": D("20"),
-        "product": product(),
+        "product": pump_fill_product(),
         "concentration_mcg_per_ml": D("500"),
         "lot_number": "L42",
         "expiry_date": (timezone.now() + timedelta(days=300)).date(),
@@ -108,7 +87,9 @@ def test_septum_confirmation_is_required(world, pump):
 
 def test_a_new_concentration_needs_the_program_changed_first(world, pump):
     with pytest.raises(ValidationError) as exc:
-        record(world, pump, "5", product=product("2000"), concentration_mcg_per_ml=D("2000"))
+        record(
+            world, pump, "5", product=pump_fill_product("2000"), concentration_mcg_per_ml=D("2000")
+        )
     assert "change the program" in " ".join(exc.value.message_dict["concentration_mcg_per_ml"])
     assert ReservoirFill.objects.count() == 1
 
@@ -122,7 +103,7 @@ def test_the_page_records_shows_flags_and_suggests_the_next_booking(world, pump)
     data = {
         "refilled_at": when.strftime("%Y-%m-%dT%H:%M:%S"),
         "volume_removed_ml": "8",
-        "product": product().pk,
+        "product": pump_fill_product().pk,
         "lot_number": "L42",
         "expiry_date": (timezone.localdate() + timedelta(days=300)).isoformat(),
         "volume_added_ml": "20",
