@@ -7,7 +7,6 @@ from decimal import Decimal as D
 import pytest
 from django.urls import reverse
 
-from dosing.models import DrugProduct
 from pumps.models import CatheterModel, Pump, PumpModel
 from pumps.services import (
     StepInput,
@@ -17,17 +16,10 @@ from pumps.services import (
     reservoir_fill_record,
 )
 from refills.services import refill_cancel, refill_schedule
+from tests.conftest import program_and_fill, pump_fill_product
 
 FILL = datetime(2025, 3, 3, 0, 0, tzinfo=UTC)
 BOOKING_NOW = datetime(2025, 3, 10, 12, tzinfo=UTC)
-
-
-def product(concentration: str) -> DrugProduct:
-    found = DrugProduct.objects.filter(
-        concentration_mcg_per_ml=D(concentration), use="pump_fill"
-    ).first()
-    assert found is not None
-    return found
 
 
 def page_url(patient) -> str:
@@ -52,22 +44,12 @@ def section(response, section_id: str) -> str:
 def tc01_pump(world, implanted_pump):
     """TC-01: 300 mcg/day at 500 mcg/mL, 20 mL filled 2025-03-03 00:00 UTC (Clinic A is in
     America/New_York), a refill booked for 2025-03-24 14:00 UTC."""
-    pump_program_create(
-        actor=world.clinician,
-        pump=implanted_pump,
-        effective_from=datetime(2025, 1, 1, tzinfo=UTC),
-        concentration_mcg_per_ml=D("500"),
-        mode="simple",
-        daily_dose_mcg=D("300"),
-        reason="Maintenance dose",
-    )
-    reservoir_fill_record(
-        actor=world.nurse,
-        pump=implanted_pump,
+    program_and_fill(
+        world,
+        implanted_pump,
+        program_from=datetime(2025, 1, 1, tzinfo=UTC),
         filled_at=FILL,
-        volume_ml=D("20"),
-        concentration_mcg_per_ml=D("500"),
-        product=product("500"),
+        reason="Maintenance dose",
         lot_number="LOT-77",
     )
     refill_schedule(
@@ -97,7 +79,7 @@ def tc06_pump(world, implanted_pump):
         filled_at=FILL,
         volume_ml=D("20"),
         concentration_mcg_per_ml=D("500"),
-        product=product("500"),
+        product=pump_fill_product("500"),
     )
     return implanted_pump
 
@@ -242,7 +224,7 @@ def test_fixed_rate_pump_shows_label_rate_and_dose_at_fill_concentration(client,
         filled_at=FILL,
         volume_ml=D("20"),
         concentration_mcg_per_ml=D("500"),
-        product=product("500"),
+        product=pump_fill_product("500"),
     )
     program = section(client.get(page_url(world.patient_a1)), "program")
     assert "Mode Fixed rate (constant flow)" in program
@@ -330,7 +312,7 @@ def test_timeline_keeps_the_latest_50(client, world, tc01_pump):
             filled_at=datetime(2025, 3, day, 12, tzinfo=UTC),
             volume_ml=D("20"),
             concentration_mcg_per_ml=D("500"),
-            product=product("500"),
+            product=pump_fill_product("500"),
         )
     client.force_login(world.clinician)
     html = client.get(page_url(world.patient_a1)).content.decode()
@@ -346,7 +328,7 @@ def test_query_count_is_bounded(client, world, tc06_pump, django_assert_max_num_
             filled_at=datetime(2025, 3, day, 12, tzinfo=UTC),
             volume_ml=D("20"),
             concentration_mcg_per_ml=D("500"),
-            product=product("500"),
+            product=pump_fill_product("500"),
         )
     client.force_login(world.clinician)
     with django_assert_max_num_queries(30):

@@ -104,22 +104,14 @@ def test_pump_without_fill_has_no_projection(implanted_pump):
 
 def test_product_stability_limit_binds(world, implanted_pump):
     # 100 mcg/day at 2000 mcg/mL: 0.05 mL/day, alarm after 360 days; the product's 180 days bind.
-    pump_program_create(
-        actor=world.clinician,
-        pump=implanted_pump,
-        effective_from=datetime(2025, 1, 1, tzinfo=UTC),
-        concentration_mcg_per_ml=D("2000"),
-        mode="simple",
-        daily_dose_mcg=D("100"),
-        reason="Low dose",
-    )
-    reservoir_fill_record(
-        actor=world.nurse,
-        pump=implanted_pump,
+    program_and_fill(
+        world,
+        implanted_pump,
+        program_from=datetime(2025, 1, 1, tzinfo=UTC),
         filled_at=FILL,
-        volume_ml=D("20"),
-        concentration_mcg_per_ml=D("2000"),
-        product=pump_fill_product("2000"),
+        daily_dose_mcg="100",
+        concentration="2000",
+        reason="Low dose",
     )
     projection = project_pump(implanted_pump)
     assert projection is not None
