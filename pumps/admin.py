@@ -40,7 +40,7 @@ class ReadOnlyInline(admin.TabularInline):
 class StaffInline(ReadOnlyInline):
     model = CareTeamMember
     fk_name = "clinic"
-    fields = ("user", "role", "is_clinic_lead")
+    fields = ("user", "role", "is_clinic_lead", "is_on_call")
     verbose_name_plural = "Care team (staff)"
 
 
@@ -142,8 +142,16 @@ class PatientAdmin(AuditedAdmin):
 
 @admin.register(CareTeamMember)
 class CareTeamMemberAdmin(AuditedAdmin):
-    list_display = ("user", "role", "clinic", "patient", "is_clinic_lead", "relationship")
-    list_filter = ("role", "clinic", "is_clinic_lead")
+    list_display = (
+        "user",
+        "role",
+        "clinic",
+        "patient",
+        "is_clinic_lead",
+        "is_on_call",
+        "relationship",
+    )
+    list_filter = ("role", "clinic", "is_clinic_lead", "is_on_call")
     search_fields = ("user__username", "user__last_name", "patient__family_name", "patient__mrn")
     autocomplete_fields = ("user", "patient")
     list_select_related = ("user", "clinic", "patient")

@@ -110,7 +110,7 @@ PATIENTS = [
     DemoPatient(R, "R-1011", "Omar", "Haddad", date(1970, 5, 16), "cerebral", SM20, D("200"), D("500"), 44),  # noqa: E501
     DemoPatient(R, "R-1012", "Hannah", "Brooks", date(2010, 10, 10), "cerebral", SM20, D("120"), D("500"), 20, communication=True, implant_years_ago=1.2),  # noqa: E501
     DemoPatient(R, "R-1013", "Dmitri", "Volkov", date(1968, 4, 2), "spinal", CODMAN, None, D("400"), 10, sci="T12", fixed_rate_ml_per_day=D("1.0"), fill_ml=D("30"), alarm_ml=D("3")),  # noqa: E501
-    DemoPatient(R, "R-1014", "Ines", "Castillo", date(1995, 1, 19), "spinal", SM40, D("700"), D("2000"), 95, sci="T5"),  # noqa: E501
+    DemoPatient(R, "R-1014", "Ines", "Castillo", date(1995, 1, 19), "spinal", SM40, D("700"), D("2000"), 101, sci="T5", notes="Refill overdue and not booked: the alert sweep emails the nurses."),  # noqa: E501
     DemoPatient(N, "N-2001", "George", "Whitfield", date(1961, 9, 14), "spinal", SM20, D("400"), D("500"), 22, sci="T3"),  # noqa: E501
     DemoPatient(N, "N-2002", "Fatima", "Rahman", date(1986, 2, 28), "cerebral", SM40, D("300"), D("1000"), 50),  # noqa: E501
     DemoPatient(N, "N-2003", "Peter", "Novak", date(1977, 7, 7), "spinal", PR20, D("550"), D("2000"), 60, sci="L2"),  # noqa: E501
@@ -158,8 +158,13 @@ def _user(spec: DemoUser):  # type: ignore[no-untyped-def]
     return user
 
 
-def _ensure_member(actor, user, role, *, clinic=None, patient=None, lead=False, relationship=""):  # type: ignore[no-untyped-def]
+def _ensure_member(
+    actor, user, role, *, clinic=None, patient=None, lead=False, on_call=False, relationship=""
+):  # type: ignore[no-untyped-def]  # noqa: E501
     exists = CareTeamMember.objects.filter(user=user, clinic=clinic, patient=patient).exists()
+    if on_call:
+        # The alert escalation's second stage (added after the first demo release).
+        CareTeamMember.objects.filter(user=user, clinic=clinic).update(is_on_call=True)
     if not exists:
         care_team_add(
             actor=actor,
@@ -168,6 +173,7 @@ def _ensure_member(actor, user, role, *, clinic=None, patient=None, lead=False, 
             clinic=clinic,
             patient=patient,
             is_clinic_lead=lead,
+            is_on_call=on_call,
             relationship=relationship,
         )
 
@@ -203,10 +209,14 @@ def seed_demo(*, now: datetime | None = None) -> dict[str, int]:
         clinics[name] = clinic
 
     demo, second = clinics[DEMO_CLINIC], clinics[SECOND_CLINIC]
-    _ensure_member(admin, users["clinician"], CareRole.CLINICIAN, clinic=demo, lead=True)
+    _ensure_member(
+        admin, users["clinician"], CareRole.CLINICIAN, clinic=demo, lead=True, on_call=True
+    )
     _ensure_member(admin, users["nurse"], CareRole.NURSE, clinic=demo)
     _ensure_member(admin, users["integrator"], CareRole.INTEGRATOR, clinic=demo)
-    _ensure_member(admin, users["clinician2"], CareRole.CLINICIAN, clinic=second, lead=True)
+    _ensure_member(
+        admin, users["clinician2"], CareRole.CLINICIAN, clinic=second, lead=True, on_call=True
+    )
 
     pump_models = {m.model_number: m for m in PumpModel.objects.all()}
     catheter_models = {m.model_number: m for m in CatheterModel.objects.all()}

@@ -91,14 +91,18 @@ def pump_state(pump: Pump, *, at: datetime | None = None) -> PumpState | None:
 
 
 def project_pump(
-    pump: Pump, *, rules: EngineRules | None = None, at: datetime | None = None
+    pump: Pump,
+    *,
+    rules: EngineRules | None = None,
+    at: datetime | None = None,
+    state: PumpState | None = None,
 ) -> RefillProjection | None:
     """The pump's alarm, empty and refill-due times from its latest fill.
 
     The refill buffer is the clinic's (the longer high-risk one for patients at high
     withdrawal risk, domain.md §8); the stability limit is the filled product's, or the dosing
-    rules' default for a dilution."""
-    state = pump_state(pump, at=at)
+    rules' default for a dilution. ``state`` saves loading the fill history again."""
+    state = state or pump_state(pump, at=at)
     if state is None:
         return None
     rules = rules or engine_rules()

@@ -5,6 +5,7 @@ audit entries, and raises ``ValidationError`` with messages keyed by field (nami
 forms and the API can show them next to the field. Nothing is half-saved.
 """
 
+import calendar
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -132,6 +133,7 @@ def care_team_add(
     clinic: Clinic | None = None,
     patient: Patient | None = None,
     is_clinic_lead: bool = False,
+    is_on_call: bool = False,
     relationship: str = "",
 ) -> CareTeamMember:
     member = CareTeamMember(
@@ -140,6 +142,7 @@ def care_team_add(
         clinic=clinic,
         patient=patient,
         is_clinic_lead=is_clinic_lead,
+        is_on_call=is_on_call,
         relationship=relationship,
     )
     member.full_clean()
@@ -216,6 +219,7 @@ def pump_implant(
     catheter.save()
     audit_create(actor=actor, instance=pump, patient=patient)
     audit_create(actor=actor, instance=catheter, patient=patient)
+    pump_projection_refresh(pump=pump)
     return pump
 
 
@@ -470,19 +474,40 @@ def reservoir_fill_record(
 # --- Stored projection ---------------------------------------------------------------------------
 
 
+def pump_replace_by(pump: Pump) -> date | None:
+    """When the pump stops: its elective replacement date plus the model's ERI-to-shutdown days,
+    or the end of its design battery life, whichever is sooner (domain.md §3.1); None when
+    neither is known."""
+    model = pump.pump_model
+    candidates: list[date] = []
+    if pump.elective_replacement_on is not None and model.eri_to_shutdown_days is not None:
+        candidates.append(
+            pump.elective_replacement_on + timedelta(days=int(model.eri_to_shutdown_days))
+        )
+    if model.battery_life_months is not None:
+        months = pump.implanted_on.month - 1 + int(model.battery_life_months)
+        year, month = pump.implanted_on.year + months // 12, months % 12 + 1
+        day = min(pump.implanted_on.day, calendar.monthrange(year, month)[1])
+        candidates.append(date(year, month, day))
+    return min(candidates) if candidates else None
+
+
 def pump_projection_refresh(*, pump: Pump) -> Pump:
-    """Recompute and store the pump's projected alarm, empty and refill-due times.
+    """Recompute and store the pump's projected alarm, empty, refill-due and stability-limit
+    times, its current fill cycle and the date it must be replaced by.
 
     Call it inside the transaction of the write that changed them (a program, a fill, the
     alarm volume), so the stored times never disagree with the records. A pump whose
     projection fails keeps no times and records why, so it cannot silently drop out of the
-    alert sweep (the sweep treats an error as a reason to look).
+    alert sweep (the sweep raises an alert for it).
     """
-    from pumps.projection import project_pump
+    from pumps.projection import project_pump, pump_state
 
     error = ""
+    state = None
     try:
-        projection = project_pump(pump)
+        state = pump_state(pump)
+        projection = project_pump(pump, state=state) if state is not None else None
     except (ValueError, DosingRulesMissing) as exc:
         projection, error = None, str(exc) or type(exc).__name__
     values: dict[str, Any] = {
@@ -490,6 +515,9 @@ def pump_projection_refresh(*, pump: Pump) -> Pump:
         "projected_empty_at": projection.empty_at if projection else None,
         "refill_due_at": projection.refill_due_at if projection else None,
         "refill_due_reason": projection.refill_due_reason if projection else "",
+        "stability_limit_at": projection.stability_limit_at if projection else None,
+        "projection_fill": state.fill if state is not None else None,
+        "replace_by_on": pump_replace_by(pump),
         "projection_updated_at": timezone.now(),
         "projection_error": error,
     }

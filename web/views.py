@@ -7,7 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from pumps.models import CareRole, Clinic, Patient, Pump, PumpKind
+from pumps.models import CareRole, Clinic, Patient, Pump
 from pumps.selectors import patients_visible_to, pumps_visible_to
 from refills.views import board as refill_board
 from web.navigation import API_DOCS_URL, WORKING_STAFF_ROLES, care_roles_of
@@ -37,14 +37,7 @@ class CaregiverCard:
 
 
 def _alarm_kind(pump: Pump | None) -> str:
-    if pump is None:
-        return "unknown"
-    model = pump.pump_model
-    if model.kind == PumpKind.FIXED_RATE:
-        return "fixed_rate"
-    if "synchromed" in model.name.lower():
-        return "synchromed"
-    return "other"
+    return pump.alarm_kind if pump is not None else "unknown"
 
 
 @login_required

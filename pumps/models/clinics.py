@@ -109,6 +109,13 @@ class CareTeamMember(models.Model):
     is_clinic_lead = models.BooleanField(
         default=False, help_text="Clinic lead: last stage of alert escalation (clinicians only)."
     )
+    is_on_call = models.BooleanField(
+        "on call",
+        default=False,
+        help_text="Clinician on call: second stage of alert escalation, and the first for "
+        "critical alerts and refill discrepancies (clinicians only). With nobody on call, "
+        "every clinician of the clinic is.",
+    )
     relationship = models.CharField(
         max_length=60, blank=True, help_text="For caregivers: mother, spouse, home nurse…"
     )
@@ -132,6 +139,11 @@ class CareTeamMember(models.Model):
                 condition=Q(is_clinic_lead=False) | Q(role=CareRole.CLINICIAN),
                 name="care_team_lead_is_clinician",
                 violation_error_message="Only a clinician can be the clinic lead.",
+            ),
+            models.CheckConstraint(
+                condition=Q(is_on_call=False) | Q(role=CareRole.CLINICIAN),
+                name="care_team_on_call_is_clinician",
+                violation_error_message="Only a clinician can be on call.",
             ),
             models.UniqueConstraint(
                 fields=["user", "clinic"],

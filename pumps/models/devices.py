@@ -67,6 +67,28 @@ class Pump(models.Model):
     next_visit_at = models.DateTimeField(
         "next booked refill", null=True, blank=True, help_text="The earliest booked refill visit."
     )
+    stability_limit_at = models.DateTimeField(
+        "drug stability limit",
+        null=True,
+        blank=True,
+        help_text="Latest fill + the product's "
+        "maximum days in the pump: the refill must happen before it whatever the volume.",
+    )
+    projection_fill = models.ForeignKey(
+        "pumps.ReservoirFill",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The fill the stored projection starts from: the current fill cycle.",
+    )
+    replace_by_on = models.DateField(
+        "replace by",
+        null=True,
+        blank=True,
+        help_text="When the pump stops: its elective replacement date plus the model's "
+        "ERI-to-shutdown days, or the end of its design battery life, whichever is sooner.",
+    )
     projection_updated_at = models.DateTimeField(null=True, blank=True)
     projection_error = models.TextField(
         blank=True, help_text="Why the last projection failed; empty when it succeeded."
@@ -77,6 +99,9 @@ class Pump(models.Model):
         indexes = [
             models.Index(fields=["status", "refill_due_at"], name="pump_status_due_idx"),
             models.Index(fields=["status", "projected_alarm_at"], name="pump_status_alarm_idx"),
+            models.Index(fields=["status", "projected_empty_at"], name="pump_status_empty_idx"),
+            models.Index(fields=["status", "stability_limit_at"], name="pump_status_stability_idx"),
+            models.Index(fields=["status", "replace_by_on"], name="pump_status_replace_idx"),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -110,6 +135,15 @@ class Pump(models.Model):
 
     def __str__(self) -> str:
         return f"{self.pump_model.name} #{self.serial_number}"
+
+    @property
+    def alarm_kind(self) -> str:
+        """Which alarm wording applies: "synchromed", "fixed_rate" (no alarm) or "other"."""
+        if self.pump_model.kind == PumpKind.FIXED_RATE:
+            return "fixed_rate"
+        if "synchromed" in self.pump_model.name.lower():
+            return "synchromed"
+        return "other"
 
     @property
     def reservoir_capacity_ml(self) -> Decimal:
