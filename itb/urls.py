@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from alerts.health import alerts_health
 from itb.views import healthz
 from web import views as web_views
 
@@ -18,9 +19,11 @@ urlpatterns = [
     path("", include("web.urls")),
     path("", include("pumps.urls")),
     path("", include("refills.urls")),
+    path("alerts/", include("alerts.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
+    path("healthz/alerts", alerts_health, name="healthz-alerts"),
     path("api/v1/dosing/", include("dosing.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

@@ -315,4 +315,10 @@ def refill_record(
             visit = None
     pump_next_visit_refresh(pump=pump)
     pump.refresh_from_db()
+    if fill.reconciliation_flags:
+        # A refill discrepancy goes to the clinician at once, not at the next beat: sweep as
+        # soon as this transaction has committed (nothing is sent if it rolls back).
+        from alerts.tasks import request_sweep
+
+        transaction.on_commit(request_sweep)
     return RefillOutcome(fill=fill, visit=visit, reconciliation=reconciliation)

@@ -8,6 +8,8 @@ export PYTHONUNBUFFERED=1
 # honcho sets PORT for each process itself, so the web port travels as ITB_PORT.
 export ITB_PORT=${PORT:-8000}
 PORT=$ITB_PORT
+# Links in alert emails point here.
+export ITB_BASE_URL=${ITB_BASE_URL:-http://127.0.0.1:$ITB_PORT}
 .venv/bin/python manage.py migrate --noinput
 .venv/bin/python manage.py seed_demo
 db=$(.venv/bin/python -c 'import django,os;os.environ.setdefault("DJANGO_SETTINGS_MODULE","itb.settings.local");django.setup();from django.conf import settings as s;print(s.DATABASES["default"]["ENGINE"].rsplit(".",1)[-1])')
@@ -20,6 +22,7 @@ cat <<MSG
     Logins    admin, clinician, nurse, caregiver, caregiver2, integrator, clinician2
     Password  itb-demo-2026
     Emails    $([ -n "${EMAIL_URL:-}" ] && echo "sent via EMAIL_URL" || echo "written to var/mail/")
+    Alerts    swept every minute (and when the worker starts); health at /healthz/alerts
   Stop with Ctrl-C.
 
 MSG

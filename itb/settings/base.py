@@ -147,6 +147,8 @@ else:
         "data_folder_in": str(CELERY_BROKER_DIR),
         "data_folder_out": str(CELERY_BROKER_DIR),
         "processed_folder": str(CELERY_BROKER_DIR),
+        # Broadcast (pidbox) files, otherwise written to ./control in the working directory.
+        "control_folder": str(CELERY_BROKER_DIR / "control"),
     }
     CACHES = {
         "default": {
@@ -164,7 +166,15 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+# With acks_late, a task running when the broker connection drops is delivered again; cancel it
+# rather than let it finish twice (every alert task is safe to rerun).
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# The alert sweep and the outbox dispatcher run every minute (issue: a due alert is raised
+# within one sweep). The worker also runs both once when it starts.
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    "alerts-sweep": {"task": "alerts.sweep", "schedule": 60.0},
+    "alerts-dispatch": {"task": "alerts.dispatch", "schedule": 30.0},
+}
 
 # --- Email --------------------------------------------------------------------------------------
 # Default: every email is written as a file under var/mail/ so alerts can be read with no mail
@@ -224,3 +234,45 @@ ITB_DEFAULT_REFILL_BUFFER_DAYS = env.int("ITB_DEFAULT_REFILL_BUFFER_DAYS", defau
 ITB_DEFAULT_HIGH_RISK_REFILL_BUFFER_DAYS = env.int(
     "ITB_DEFAULT_HIGH_RISK_REFILL_BUFFER_DAYS", default=10
 )
+
+# --- Alerts -------------------------------------------------------------------------------------
+# Defaults for a clinic with no alert policy of its own (each clinic edits its own in the admin).
+# These are clinic policy, not label facts: domain.md §4 (refill 3–10 days before the alarm,
+# schedule replacement at least 3 months ahead), §2.8 (withdrawal can progress over 24–72 h).
+ITB_ALERT_POLICY_DEFAULTS = {
+    "not_booked_lead_days": env.int("ITB_ALERT_NOT_BOOKED_LEAD_DAYS", default=14),
+    "high_risk_not_booked_lead_days": env.int(
+        "ITB_ALERT_HIGH_RISK_NOT_BOOKED_LEAD_DAYS", default=21
+    ),
+    "reminder_lead_days": env.int("ITB_ALERT_REMINDER_LEAD_DAYS", default=3),
+    "high_risk_reminder_lead_days": env.int("ITB_ALERT_HIGH_RISK_REMINDER_LEAD_DAYS", default=5),
+    "missed_grace_hours": env.int("ITB_ALERT_MISSED_GRACE_HOURS", default=4),
+    "high_risk_missed_grace_hours": env.int("ITB_ALERT_HIGH_RISK_MISSED_GRACE_HOURS", default=2),
+    "empty_soon_hours": env.int("ITB_ALERT_EMPTY_SOON_HOURS", default=72),
+    "replacement_lead_days": env.int("ITB_ALERT_REPLACEMENT_LEAD_DAYS", default=120),
+    "stability_lead_days": env.int("ITB_ALERT_STABILITY_LEAD_DAYS", default=14),
+    "escalation_minutes": env.int("ITB_ALERT_ESCALATION_MINUTES", default=240),
+    "high_risk_escalation_minutes": env.int("ITB_ALERT_HIGH_RISK_ESCALATION_MINUTES", default=60),
+    "critical_repeat_minutes": env.int("ITB_ALERT_CRITICAL_REPEAT_MINUTES", default=60),
+}
+# The outbox: a claimed delivery whose worker died is requeued after the lease; a queued one
+# whose task was lost (broker flushed or restarted) is put on the broker again after
+# ``requeue_after_seconds``. Failed sends retry with doubling delays up to ``retry_max_seconds``;
+# after ``max_attempts`` the delivery is marked failed (the alert still escalates).
+ITB_ALERT_DELIVERY = {
+    # Several times EMAIL_TIMEOUT (20 s): a send that is merely slow is never taken over.
+    "lease_seconds": env.int("ITB_ALERT_LEASE_SECONDS", default=120),
+    "requeue_after_seconds": env.int("ITB_ALERT_REQUEUE_AFTER_SECONDS", default=60),
+    "retry_base_seconds": env.int("ITB_ALERT_RETRY_BASE_SECONDS", default=60),
+    "retry_max_seconds": env.int("ITB_ALERT_RETRY_MAX_SECONDS", default=1800),
+    "max_attempts": env.int("ITB_ALERT_MAX_ATTEMPTS", default=24),
+    "batch": env.int("ITB_ALERT_DISPATCH_BATCH", default=500),
+}
+# /healthz/alerts answers 503 when the last sweep is older than this, or a due delivery has
+# waited longer than the backlog limit.
+ITB_ALERT_SWEEP_STALE_SECONDS = env.int("ITB_ALERT_SWEEP_STALE_SECONDS", default=180)
+ITB_ALERT_BACKLOG_STALE_SECONDS = env.int("ITB_ALERT_BACKLOG_STALE_SECONDS", default=600)
+# Signed acknowledge links in staff emails expire after this many hours.
+ITB_ALERT_ACK_LINK_HOURS = env.int("ITB_ALERT_ACK_LINK_HOURS", default=72)
+# Absolute links in emails start with this (the address staff open the app at).
+ITB_BASE_URL = env.str("ITB_BASE_URL", default="http://127.0.0.1:8000")
