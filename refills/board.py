@@ -2,15 +2,18 @@
 flags a clinic acts on, in words (colour is only a second channel).
 
 One indexed query over the stored projections; the flags are worked out from the row, so the
-board never projects a pump itself.
+board never projects a pump itself. The page adds each pump's open alerts with one more query
+(``with_open_alerts``), whatever the number of pumps.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.db.models import F, Q
 
+from alerts.models import Alert, Severity
+from alerts.selectors import open_alerts_by_pump
 from pumps.models import CareRole, CareTeamMember, Pump
 from pumps.selectors import pumps_visible_to
 
@@ -48,11 +51,31 @@ class BoardRow:
     pump: Pump
     time_left: timedelta | None  # until refill due; negative when overdue
     flags: tuple[Flag, ...]
+    # The pump's open alerts, most severe first (filled in by ``with_open_alerts``).
+    alerts: tuple[Alert, ...] = ()
+
+    @property
+    def top_alert(self) -> Alert | None:
+        return self.alerts[0] if self.alerts else None
+
+    @property
+    def more_alerts(self) -> int:
+        return max(len(self.alerts) - 1, 0)
 
     @property
     def worst_level(self) -> str:
         levels = {f.level for f in self.flags}
+        levels |= {ALERT_LEVELS.get(a.severity, "ok") for a in self.alerts}
         return next((lvl for lvl in ("danger", "warning") if lvl in levels), "ok")
+
+
+# The row colour an open alert asks for (the words are on the row too).
+ALERT_LEVELS: dict[str, str] = {
+    Severity.CRITICAL: "danger",
+    Severity.HIGH: "danger",
+    Severity.WARNING: "warning",
+    Severity.INFO: "ok",
+}
 
 
 def flags_for(pump: Pump, *, now: datetime, today: date) -> tuple[Flag, ...]:
@@ -122,3 +145,14 @@ def board_rows(
         time_left = pump.refill_due_at - now if pump.refill_due_at is not None else None
         rows.append(BoardRow(pump=pump, time_left=time_left, flags=flags))
     return rows
+
+
+def with_open_alerts(user: Any, rows: list[BoardRow]) -> list[BoardRow]:
+    """``rows`` with each pump's open alerts that ``user`` may see: one query for the page."""
+    if not rows:
+        return rows
+    by_pump = open_alerts_by_pump(user, [row.pump.pk for row in rows])
+    return [
+        replace(row, alerts=tuple(by_pump[row.pump.pk])) if row.pump.pk in by_pump else row
+        for row in rows
+    ]

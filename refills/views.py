@@ -5,7 +5,7 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from pumps.selectors import clinics_staffed_by
-from refills.board import FLAGS, board_rows
+from refills.board import FLAGS, board_rows, with_open_alerts
 
 
 def _int_or_none(value: str | None) -> int | None:
@@ -41,6 +41,8 @@ def board(request: HttpRequest) -> HttpResponse:
         flag=flag,
         high_risk_only=bool(filters["high_risk"]),
     )
+    # Each pump's open alerts: one more query for the whole page.
+    rows = with_open_alerts(request.user, rows)
     return render(
         request,
         "refills/board.html",

@@ -3,6 +3,9 @@
 Roles come from the user's own care-team memberships (the same table ``pumps.selectors`` reads);
 the menu only links to pages, and each page still asks the selectors what the user may see.
 Entries whose page does not exist yet (their url name does not reverse) are left out.
+
+The "Alerts" entry carries the number of open alerts nobody has acknowledged yet (one query),
+the same alerts the list shows by default.
 """
 
 from dataclasses import dataclass, field
@@ -36,6 +39,8 @@ class NavItem:
     url: str
     url_name: str
     current: bool = False
+    # A number to show with the entry (open, unacknowledged alerts); None when not counted.
+    count: int | None = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +77,34 @@ def care_roles_of(user: Any) -> frozenset[str]:
     return frozenset(CareTeamMember.objects.filter(user=user).values_list("role", flat=True))
 
 
+ALERTS_URL_NAME = "alerts:list"
+
+
+def unacknowledged_alert_count(user: Any) -> int:
+    """Open alerts ``user`` may handle that nobody has acknowledged, except caregiver reminders
+    (information for caregivers, nothing for staff to do): one query."""
+    from alerts.models import AlertStatus, Severity
+    from alerts.selectors import alerts_visible_to
+
+    return (
+        alerts_visible_to(user)
+        .filter(status=AlertStatus.OPEN, acknowledged_at__isnull=True)
+        .exclude(severity=Severity.INFO)
+        .order_by()
+        .count()
+    )
+
+
+def _with_count(item: NavItem, user: Any) -> NavItem:
+    if item.url_name != ALERTS_URL_NAME:
+        return item
+    count = unacknowledged_alert_count(user)
+    label = f"{item.label} ({count})" if count else item.label
+    return NavItem(
+        label=label, url=item.url, url_name=item.url_name, current=item.current, count=count
+    )
+
+
 def _entry(label: str, url_name: str, request: HttpRequest | None) -> NavItem | None:
     try:
         url = reverse(url_name)
@@ -98,7 +131,9 @@ def build_navigation(user: Any, request: HttpRequest | None = None) -> Navigatio
         entries.extend(CAREGIVER_ENTRIES)
     if user.is_staff:
         entries.append(("Admin", "admin:index"))
-    items = [item for label, name in entries if (item := _entry(label, name, request))]
+    items = [
+        _with_count(item, user) for label, name in entries if (item := _entry(label, name, request))
+    ]
     account = [
         item for item in [_entry("Change password", "password_change", request)] if item is not None
     ]
