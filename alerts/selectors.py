@@ -12,20 +12,24 @@ from pumps.selectors import patients_visible_to
 STAFF_ALERT_ROLES = (CareRole.CLINICIAN, CareRole.NURSE)
 
 
-def alert_clinic_ids(user: Any) -> QuerySet[Any]:
-    """Clinics where ``user`` works as a clinician or nurse."""
-    return CareTeamMember.objects.filter(
-        user=user, role__in=STAFF_ALERT_ROLES, clinic__isnull=False
-    ).values("clinic_id")
+# Through the REST API, an integration (an EHR inbox) may also list and acknowledge alerts.
+API_ALERT_ROLES = (*STAFF_ALERT_ROLES, CareRole.INTEGRATOR)
 
 
-def alerts_visible_to(user: Any) -> QuerySet[Alert]:
+def alert_clinic_ids(user: Any, roles: tuple[str, ...] = STAFF_ALERT_ROLES) -> QuerySet[Any]:
+    """Clinics where ``user`` works in one of ``roles`` (clinician or nurse by default)."""
+    return CareTeamMember.objects.filter(user=user, role__in=roles, clinic__isnull=False).values(
+        "clinic_id"
+    )
+
+
+def alerts_visible_to(user: Any, roles: tuple[str, ...] = STAFF_ALERT_ROLES) -> QuerySet[Alert]:
     """The alerts ``user`` may see and act on: patients on their care team, in clinics where
-    they are a clinician or nurse."""
+    they are a clinician or nurse (or, through the API, an integrator)."""
     if not (user is not None and user.is_authenticated and user.is_active):
         return Alert.objects.none()
     return Alert.objects.filter(
-        patient__in=patients_visible_to(user), clinic_id__in=alert_clinic_ids(user)
+        patient__in=patients_visible_to(user), clinic_id__in=alert_clinic_ids(user, roles)
     ).select_related("pump", "pump__pump_model", "patient", "clinic", "acknowledged_by")
 
 

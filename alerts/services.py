@@ -7,17 +7,24 @@ from django.db import transaction
 from django.utils import timezone
 
 from alerts.models import Alert, AlertStatus, DeliveryStatus
-from alerts.selectors import alerts_visible_to
+from alerts.selectors import STAFF_ALERT_ROLES, alerts_visible_to
 from audit.models import AuditAction
 from audit.services import audit_record
 
 
 @transaction.atomic
-def alert_acknowledge(*, actor: Any, alert: Alert, via: str = "app", note: str = "") -> Alert:
+def alert_acknowledge(
+    *,
+    actor: Any,
+    alert: Alert,
+    via: str = "app",
+    note: str = "",
+    roles: tuple[str, ...] = STAFF_ALERT_ROLES,
+) -> Alert:
     """Someone on the care team has seen the alert and is acting on it: escalation stops. The
     alert stays open until its condition clears (or, for a refill discrepancy, until it is
     resolved). Acknowledging twice keeps the first acknowledgement."""
-    if not alerts_visible_to(actor).filter(pk=alert.pk).exists():
+    if not alerts_visible_to(actor, roles).filter(pk=alert.pk).exists():
         raise PermissionDenied("You are not on this patient's care team.")
     alert = Alert.objects.select_for_update().get(pk=alert.pk)
     if alert.acknowledged_at is not None:

@@ -48,6 +48,11 @@ class AuditEntry(HistoryRecord):
     # {field name: [old value, new value]}; old is null on create, new is null on delete.
     changes = models.JSONField(encoder=DjangoJSONEncoder, default=dict)
     reason = models.TextField(blank=True)
+    via = models.CharField(
+        max_length=60,
+        blank=True,
+        help_text="What the change came through when not a page: the API token it used.",
+    )
 
     class Meta:
         ordering = ["-occurred_at", "-id"]

@@ -7,6 +7,7 @@ from typing import Any
 from django.db import models
 from django.utils import timezone
 
+from audit.context import current_via
 from audit.models import AuditAction, AuditEntry
 
 
@@ -56,6 +57,7 @@ def audit_record(
         patient=patient,
         changes=changes,
         reason=reason,
+        via=current_via(),
     )
 
 

@@ -223,6 +223,39 @@ def pump_implant(
     return pump
 
 
+PUMP_EDITABLE_FIELDS = ("low_reservoir_alarm_ml", "elective_replacement_on", "notes")
+
+
+@transaction.atomic
+def pump_update(*, actor: Any, pump: Pump, reason: str, **fields: Any) -> Pump:
+    """Change a pump's alarm volume, elective replacement date or notes. The audit entry keeps
+    the old and new values and the reason; the stored projection follows in the same
+    transaction (the alarm volume moves the alarm and refill-due times)."""
+    unknown = sorted(set(fields) - set(PUMP_EDITABLE_FIELDS))
+    if unknown:
+        raise ValidationError({name: ["This field cannot be changed here."] for name in unknown})
+    if not reason.strip():
+        raise ValidationError({"reason": ["Say why the pump's record is changed."]})
+    locked = Pump.objects.select_for_update().select_related("pump_model").get(pk=pump.pk)
+    before = snapshot(locked)
+    for name, value in fields.items():
+        setattr(locked, name, value)
+    locked.full_clean()
+    locked.save(update_fields=list(fields) or None)
+    changes = diff(before, snapshot(locked))
+    if changes:
+        audit_record(
+            actor=actor,
+            instance=locked,
+            action=AuditAction.UPDATE,
+            changes=changes,
+            reason=reason.strip(),
+            patient=locked.patient,
+        )
+    pump_projection_refresh(pump=locked)
+    return locked
+
+
 # --- Programs and fills --------------------------------------------------------------------------
 
 

@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "dosing",
     "refills",
     "alerts",
+    "api",
     "web",
 ]
 
@@ -208,6 +209,9 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
 }
+# Requests per API token (per user for a browser session) and minute; the counters live in the
+# cache (Redis when REDIS_URL is set).
+ITB_API_THROTTLE_RATE = env.str("ITB_API_THROTTLE_RATE", default="600/min")
 SPECTACULAR_SETTINGS = {
     "TITLE": "ITB pump clinic API",
     "DESCRIPTION": "Intrathecal baclofen pump programs, refills, projections and alerts.",

@@ -18,3 +18,6 @@ EMAIL_FILE_PATH = VAR_DIR / "test-mail"
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
 (VAR_DIR / "static").mkdir(parents=True, exist_ok=True)
+# The permission matrix and schemathesis make thousands of requests; the throttle test sets its
+# own rate.
+ITB_API_THROTTLE_RATE = "1000000/min"

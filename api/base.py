@@ -1,0 +1,226 @@
+"""What every resource of the REST API shares: service errors as field messages, ETags and
+If-Match, Idempotency-Key replay, per-token throttling, cursor pagination, and audit entries
+that name the API token.
+
+The resources never write on their own: they call the same services as the web pages, inside
+the same access selector, so the API cannot do what the pages refuse.
+"""
+
+import functools
+import hashlib
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import Token
+from datetime import UTC
+from typing import Any, TypeVar
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import IntegrityError, transaction
+from django.db.models import Model
+from django.utils import timezone
+from rest_framework import exceptions, status
+from rest_framework.pagination import CursorPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.viewsets import GenericViewSet
+
+from accounts.models import ApiToken
+from api.models import IdempotencyRecord
+from audit.context import _via
+
+M = TypeVar("M", bound=Model)
+
+
+@contextmanager
+def service_errors() -> Iterator[None]:
+    """A service's ValidationError as a 400 with messages by field (``non_field_errors`` for
+    the rest); its PermissionDenied as a 403."""
+    try:
+        yield
+    except DjangoValidationError as exc:
+        if hasattr(exc, "error_dict"):
+            detail = {
+                ("non_field_errors" if field == "__all__" else field): messages
+                for field, messages in exc.message_dict.items()
+            }
+            raise exceptions.ValidationError(detail) from None
+        raise exceptions.ValidationError({"non_field_errors": exc.messages}) from None
+    except DjangoPermissionDenied as exc:
+        raise exceptions.PermissionDenied(str(exc) or None) from None
+
+
+def etag_of(data: Any) -> str:
+    """A strong ETag of a representation: it changes whenever any field of it does."""
+    payload = json.dumps(data, sort_keys=True, cls=DjangoJSONEncoder).encode()
+    return '"' + hashlib.sha256(payload).hexdigest()[:32] + '"'
+
+
+class PreconditionRequired(exceptions.APIException):
+    status_code = 428
+    default_detail = (
+        "Send the record's ETag in an If-Match header (GET it first), so a change made by "
+        "someone else meanwhile is not overwritten."
+    )
+    default_code = "precondition_required"
+
+
+class PreconditionFailed(exceptions.APIException):
+    status_code = status.HTTP_412_PRECONDITION_FAILED
+    default_detail = (
+        "The record changed since you read it (its ETag no longer matches If-Match). GET it "
+        "again, check the change, and retry."
+    )
+    default_code = "precondition_failed"
+
+
+class TokenRateThrottle(SimpleRateThrottle):
+    """Requests per API token (per user for a browser session, per address when anonymous)."""
+
+    scope = "api"
+
+    def get_rate(self) -> str:
+        return str(settings.ITB_API_THROTTLE_RATE)
+
+    def get_cache_key(self, request: Request, view: Any) -> str:
+        if isinstance(request.auth, ApiToken):
+            ident = f"token:{request.auth.pk}"
+        elif request.user and request.user.is_authenticated:
+            ident = f"user:{request.user.pk}"
+        else:
+            ident = f"addr:{self.get_ident(request)}"
+        return f"throttle:api:{ident}"
+
+
+class Cursor(CursorPagination):
+    """Cursor pagination: pages stay stable while rows are added. ``page_size`` up to 200."""
+
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+    ordering = "-id"
+
+
+def idempotent(handler: Callable[..., Response]) -> Callable[..., Response]:
+    """Honour an ``Idempotency-Key`` header on a POST: the first successful response is kept;
+    the same key with the same request replays it (``Idempotent-Replayed: true``) and writes
+    nothing; the same key with a different request answers 422. A request that fails keeps
+    no record, so it can be corrected and sent again with the same key."""
+
+    @functools.wraps(handler)
+    def wrapper(self: Any, request: Request, *args: Any, **kwargs: Any) -> Response:
+        key = request.headers.get("Idempotency-Key", "").strip()
+        if not key:
+            return handler(self, request, *args, **kwargs)
+        if len(key) > 200:
+            raise exceptions.ValidationError(
+                {"Idempotency-Key": ["At most 200 characters; a UUID is a good key."]}
+            )
+        user: Any = request.user  # authenticated: the permission classes ran first
+        body = json.dumps(request.data, sort_keys=True, cls=DjangoJSONEncoder)
+        fingerprint = hashlib.sha256(
+            f"{request.method} {request.path}\n{body}".encode()
+        ).hexdigest()
+        with transaction.atomic():
+            try:
+                with transaction.atomic():
+                    record = IdempotencyRecord.objects.create(
+                        user=user,
+                        key=key,
+                        method=request.method or "",
+                        path=request.path[:300],
+                        fingerprint=fingerprint,
+                        status_code=0,
+                    )
+            except IntegrityError:
+                # The key is taken (or being used by a request in flight: the insert waited
+                # for it to finish): replay its response.
+                record = IdempotencyRecord.objects.select_for_update().get(user=user, key=key)
+                if record.fingerprint != fingerprint:
+                    return Response(
+                        {
+                            "detail": "This Idempotency-Key was already used with a different "
+                            "request. Use a new key for a new request."
+                        },
+                        status=status.HTTP_422_UNPROCESSABLE_ENTITY,
+                    )
+                replay = Response(record.response, status=record.status_code)
+                replay["Idempotent-Replayed"] = "true"
+                return replay
+            response = handler(self, request, *args, **kwargs)
+            if 200 <= response.status_code < 300:
+                record.status_code = response.status_code
+                record.response = json.loads(json.dumps(response.data, cls=DjangoJSONEncoder))
+                record.save(update_fields=["status_code", "response"])
+            else:
+                record.delete()
+            return response
+
+    return wrapper
+
+
+class ResourceViewSet(GenericViewSet):  # type: ignore[type-arg]
+    """The base of every resource: throttled per token, cursor-paginated, audited as coming
+    through the API (naming the token), with ETag / If-Match on single records."""
+
+    pagination_class = Cursor
+    throttle_classes = [TokenRateThrottle]
+    lookup_value_regex = r"\d+"
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        # Times in and out in UTC, whatever the clinic's zone.
+        timezone.activate(UTC)
+        super().initial(request, *args, **kwargs)
+        token = request.auth
+        via = f"API token itb_{token.prefix}" if isinstance(token, ApiToken) else "API (session)"
+        self._via_reset: Token[str] | None = _via.set(via)
+
+    def finalize_response(
+        self, request: Request, response: Response, *args: Any, **kwargs: Any
+    ) -> Response:
+        reset = getattr(self, "_via_reset", None)
+        if reset is not None:
+            _via.reset(reset)
+            self._via_reset = None
+        response = super().finalize_response(request, response, *args, **kwargs)
+        timezone.deactivate()
+        return response
+
+    # --- ETags ---------------------------------------------------------------------------
+
+    def represent(self, instance: Model) -> Any:
+        return self.get_serializer(instance).data
+
+    def with_etag(self, data: Any, *, code: int = status.HTTP_200_OK) -> Response:
+        response = Response(data, status=code)
+        response["ETag"] = etag_of(data)
+        return response
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        data = self.represent(self.get_object())
+        etag = etag_of(data)
+        if request.headers.get("If-None-Match") == etag:
+            response = Response(status=status.HTTP_304_NOT_MODIFIED)
+            response["ETag"] = etag
+            return response
+        return self.with_etag(data)
+
+    def lock_matching(self, instance: M) -> M:
+        """Lock ``instance`` (inside the caller's transaction) and check the request's
+        If-Match against its current representation: 428 without one, 412 when stale."""
+        expected = self.request.headers.get("If-Match")
+        if not expected:
+            raise PreconditionRequired()
+        model = type(instance)
+        locked = (
+            self.get_queryset().select_for_update(of=("self",)).get(pk=instance.pk)
+            if self.get_queryset().model is model
+            else model._default_manager.select_for_update().get(pk=instance.pk)
+        )
+        if expected.strip() not in ("*", etag_of(self.represent(locked))):
+            raise PreconditionFailed()
+        return locked

@@ -1,0 +1,636 @@
+"""The resources of the REST API under ``/api/v1/``.
+
+Every queryset starts from the access selector: a record outside the caller's care team is a
+404 on every method and never appears in a list. Writes need a clinician, nurse or integrator
+role on the patient's care team (a caregiver may read, never write) and a write-scope token.
+"""
+
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Prefetch, Q, QuerySet
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from django_filters import rest_framework as filters
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
+from rest_framework import exceptions, mixins
+from rest_framework.decorators import action
+from rest_framework.filters import OrderingFilter
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from alerts.models import Alert, AlertKind, AlertStatus, Severity
+from alerts.selectors import API_ALERT_ROLES, alerts_visible_to
+from alerts.services import alert_acknowledge
+from api import serializers as s
+from api.base import ResourceViewSet, TokenRateThrottle, idempotent, service_errors
+from dosing.models import DrugProduct, ProductUse
+from pumps.models import (
+    CareRole,
+    CareTeamMember,
+    Catheter,
+    Patient,
+    Pump,
+    PumpProgram,
+    PumpStatus,
+)
+from pumps.program_change import ProposedProgram, pump_program_change
+from pumps.selectors import patients_visible_to, roles_for_patient
+from pumps.services import StepInput, pump_update
+from refills.models import RefillVisit, VisitStatus
+from refills.services import refill_cancel, refill_record, refill_reschedule, refill_schedule
+
+WRITER_ROLES = {CareRole.CLINICIAN, CareRole.NURSE, CareRole.INTEGRATOR}
+
+ERRORS = {
+    400: OpenApiResponse(description="Bad input: {field: [messages]}; each names its unit."),
+    401: OpenApiResponse(
+        description="No credentials, or the API token is invalid, expired or revoked."
+    ),
+    403: OpenApiResponse(description="A read-scope token writing, or a role that may only read."),
+    404: OpenApiResponse(description="No such record on your care team."),
+    429: OpenApiResponse(
+        description="Too many requests for this token; retry after the delay in Retry-After."
+    ),
+}
+READ_ERRORS = {k: v for k, v in ERRORS.items() if k in (401, 404, 429)}
+LIST_ERRORS = {k: v for k, v in ERRORS.items() if k in (400, 401, 429)}
+IF_MATCH = OpenApiParameter(
+    "If-Match",
+    str,
+    OpenApiParameter.HEADER,
+    required=True,
+    description="The ETag of the record as you last read it (from GET).",
+)
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="Any unique string (a UUID): sending the request again with the same key "
+    "returns the first response and changes nothing.",
+)
+PRECONDITION_ERRORS = {
+    412: OpenApiResponse(description="The record changed since you read it: GET it again."),
+    428: OpenApiResponse(description="If-Match is missing."),
+}
+IDEMPOTENCY_ERRORS = {
+    422: OpenApiResponse(description="The Idempotency-Key was used with a different request."),
+}
+
+
+def require_writer(request: Request, patient: Patient) -> None:
+    """A caregiver (or anyone but staff of the patient's clinic) may not write."""
+    if not roles_for_patient(request.user, patient) & WRITER_ROLES:
+        raise exceptions.PermissionDenied(
+            "Only the patient's clinicians, nurses and integrations may change records."
+        )
+
+
+def visible_pumps(user: Any) -> QuerySet[Pump]:
+    return Pump.objects.filter(patient__in=patients_visible_to(user))
+
+
+# --- ping --------------------------------------------------------------------------------------
+
+
+class PingView(APIView):
+    """The lightest authenticated endpoint: the framework's own cost (benchmarks, monitoring)."""
+
+    throttle_classes = [TokenRateThrottle]
+
+    @extend_schema(
+        summary="Check credentials",
+        description='Answers `{"ok": true}` to any authenticated caller; reads no record.',
+        responses={200: OpenApiResponse(description="Authenticated."), **READ_ERRORS},
+        examples=[OpenApiExample("OK", value={"ok": True}, response_only=True)],
+        tags=["meta"],
+    )
+    def get(self, request: Request) -> Response:
+        return Response({"ok": True})
+
+
+# --- patients and care teams --------------------------------------------------------------------
+
+
+class PatientFilter(filters.FilterSet):
+    high_withdrawal_risk = filters.BooleanFilter()
+    mrn = filters.CharFilter()
+
+    class Meta:
+        model = Patient
+        fields = ["clinic", "mrn", "spasticity_origin", "high_withdrawal_risk"]
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List patients",
+        description="The patients on your care team. Filter by clinic, MRN, origin or risk; "
+        "order by family_name or id.",
+        responses={200: s.PatientSerializer(many=True), **LIST_ERRORS},
+    ),
+    retrieve=extend_schema(
+        summary="A patient",
+        description="One patient; the ETag header identifies this version.",
+        responses={200: s.PatientSerializer, **READ_ERRORS},
+    ),
+)
+class PatientViewSet(mixins.ListModelMixin, ResourceViewSet):
+    serializer_class = s.PatientSerializer
+    filterset_class = PatientFilter
+    filter_backends = [filters.DjangoFilterBackend, OrderingFilter]
+    ordering_fields = ["id", "family_name"]
+    ordering = ["id"]
+
+    def get_queryset(self) -> QuerySet[Patient]:
+        return patients_visible_to(self.request.user).select_related("clinic")
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List care-team members",
+        description="Who looks after your patients: staff of your clinics and the caregivers "
+        "of your patients.",
+        responses={200: s.CareTeamMemberSerializer(many=True), **LIST_ERRORS},
+    ),
+    retrieve=extend_schema(
+        summary="A care-team member", responses={200: s.CareTeamMemberSerializer, **READ_ERRORS}
+    ),
+)
+class CareTeamViewSet(mixins.ListModelMixin, ResourceViewSet):
+    serializer_class = s.CareTeamMemberSerializer
+    filter_backends = [filters.DjangoFilterBackend, OrderingFilter]
+    filterset_fields = ["clinic", "patient", "role"]
+    ordering_fields = ["id"]
+    ordering = ["id"]
+
+    def get_queryset(self) -> QuerySet[CareTeamMember]:
+        patients = patients_visible_to(self.request.user)
+        clinics = patients.values("clinic_id")
+        return CareTeamMember.objects.filter(
+            Q(clinic_id__in=clinics) | Q(patient__in=patients)
+        ).select_related("user")
+
+
+# --- pumps ---------------------------------------------------------------------------------------
+
+
+class PumpFilter(filters.FilterSet):
+    clinic = filters.NumberFilter(field_name="patient__clinic_id")
+    high_withdrawal_risk = filters.BooleanFilter(field_name="patient__high_withdrawal_risk")
+    refill_due_before = filters.IsoDateTimeFilter(field_name="refill_due_at", lookup_expr="lt")
+    refill_due_after = filters.IsoDateTimeFilter(field_name="refill_due_at", lookup_expr="gte")
+
+    class Meta:
+        model = Pump
+        fields = ["patient", "status", "clinic", "high_withdrawal_risk"]
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List pumps",
+        description="Your patients' pumps with the current program, the catheter and the stored "
+        "projection (alarm, empty and refill-due times). Order by refill_due_at to get the most "
+        "urgent first; filter by refill_due_before for what is due soon.",
+        responses={200: s.PumpSerializer(many=True), **LIST_ERRORS},
+    ),
+    retrieve=extend_schema(
+        summary="A pump",
+        description="One pump; the ETag header identifies this version (send it as If-Match "
+        "to change it).",
+        responses={200: s.PumpSerializer, **READ_ERRORS},
+    ),
+)
+class PumpViewSet(mixins.ListModelMixin, ResourceViewSet):
+    serializer_class = s.PumpSerializer
+    filterset_class = PumpFilter
+    filter_backends = [filters.DjangoFilterBackend, OrderingFilter]
+    ordering_fields = ["id", "refill_due_at", "projected_alarm_at", "implanted_on"]
+    ordering = ["id"]
+
+    def get_queryset(self) -> QuerySet[Pump]:
+        return (
+            visible_pumps(self.request.user)
+            .select_related("pump_model", "patient")
+            .prefetch_related(
+                Prefetch(
+                    "programs",
+                    queryset=PumpProgram.objects.order_by("-effective_from")
+                    .prefetch_related("steps")
+                    .select_related("entered_by", "verified_by"),
+                ),
+                Prefetch(
+                    "catheters",
+                    queryset=Catheter.objects.filter(removed_on__isnull=True).select_related(
+                        "catheter_model"
+                    ),
+                ),
+            )
+        )
+
+    @extend_schema(
+        summary="Change a pump's record",
+        description="Change the low-reservoir alarm volume (mL), the elective replacement date "
+        "or the notes, with a reason. Needs If-Match: two people editing the same pump cannot "
+        "overwrite each other. The projection is recomputed in the same transaction.",
+        parameters=[IF_MATCH],
+        request=s.PumpUpdateSerializer,
+        responses={200: s.PumpSerializer, **ERRORS, **PRECONDITION_ERRORS},
+        examples=[
+            OpenApiExample(
+                "Raise the alarm volume",
+                value={"low_reservoir_alarm_ml": "4.00", "reason": "Withdrawal above 2 mL"},
+                request_only=True,
+            )
+        ],
+    )
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        pump = self.get_object()
+        require_writer(request, pump.patient)
+        incoming = s.PumpUpdateSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        data = dict(incoming.validated_data)
+        reason = data.pop("reason")
+        with transaction.atomic(), service_errors():
+            self.lock_matching(pump)
+            pump_update(actor=request.user, pump=pump, reason=reason, **data)
+        return self.with_etag(self.represent(self.get_object()))
+
+
+# --- programs ------------------------------------------------------------------------------------
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List pump programs",
+        description="The program history of your patients' pumps, newest first. Filter by pump.",
+        responses={200: s.ProgramSerializer(many=True), **LIST_ERRORS},
+    ),
+    retrieve=extend_schema(
+        summary="A pump program", responses={200: s.ProgramSerializer, **READ_ERRORS}
+    ),
+)
+class ProgramViewSet(mixins.ListModelMixin, ResourceViewSet):
+    serializer_class = s.ProgramSerializer
+    filter_backends = [filters.DjangoFilterBackend, OrderingFilter]
+    filterset_fields = ["pump"]
+    ordering_fields = ["id", "effective_from"]
+    ordering = ["-effective_from"]
+
+    def get_queryset(self) -> QuerySet[PumpProgram]:
+        return (
+            PumpProgram.objects.filter(pump__in=visible_pumps(self.request.user))
+            .select_related("entered_by", "verified_by")
+            .prefetch_related("steps")
+        )
+
+    @extend_schema(
+        summary="Change a pump's program",
+        description="The same service and checks as the program-change page: the dose-change "
+        "verdict (a soft stop needs `override_reason`, a hard stop is refused), a concentration "
+        "change needs `bridge_confirmed` (the bridge bolus is recorded), `pump_running_confirmed` "
+        "must be true, and `expected_current_program` must still be the current program. The "
+        "projection is recomputed in the same transaction.",
+        parameters=[IDEMPOTENCY_KEY],
+        request=s.ProgramCreateSerializer,
+        responses={201: s.ProgramSerializer, **ERRORS, **IDEMPOTENCY_ERRORS},
+        examples=[
+            OpenApiExample(
+                "Titrate a simple program",
+                value={
+                    "pump": 1,
+                    "expected_current_program": 3,
+                    "mode": "simple",
+                    "concentration_mcg_per_ml": "500",
+                    "daily_dose_mcg": "330",
+                    "context": "titration",
+                    "reason": "Spasticity not controlled",
+                    "pump_running_confirmed": True,
+                },
+                request_only=True,
+            )
+        ],
+    )
+    @idempotent
+    def create(self, request: Request) -> Response:
+        incoming = s.ProgramCreateSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        data = incoming.validated_data
+        pump = get_object_or_404(
+            visible_pumps(request.user).select_related("patient"), pk=data["pump"]
+        )
+        require_writer(request, pump.patient)
+        if pump.status != PumpStatus.ACTIVE:
+            raise exceptions.ValidationError({"pump": ["The pump has been explanted."]})
+        proposed = ProposedProgram(
+            concentration_mcg_per_ml=data["concentration_mcg_per_ml"],
+            mode=data["mode"],
+            daily_dose_mcg=data.get("daily_dose_mcg"),
+            steps=tuple(
+                StepInput(
+                    start_time=step["start_time"], rate_mcg_per_hour=step["rate_mcg_per_hour"]
+                )
+                for step in data.get("steps") or ()
+            ),
+        )
+        with service_errors():
+            program = pump_program_change(
+                actor=request.user,
+                pump=pump,
+                proposed=proposed,
+                context=data["context"],
+                reason=data["reason"],
+                effective_from=data.get("effective_from") or timezone.now(),
+                expected_current_program_id=data["expected_current_program"],
+                override_reason=data.get("override_reason", ""),
+                bridge_confirmed=data["bridge_confirmed"],
+                pump_running_confirmed=data["pump_running_confirmed"],
+                verified_by=data.get("verified_by"),
+            )
+        return self.with_etag(self.represent(self.get_queryset().get(pk=program.pk)), code=201)
+
+
+# --- refill visits -------------------------------------------------------------------------------
+
+
+class VisitFilter(filters.FilterSet):
+    patient = filters.NumberFilter(field_name="pump__patient_id")
+    clinic = filters.NumberFilter(field_name="pump__patient__clinic_id")
+    scheduled_after = filters.IsoDateTimeFilter(field_name="scheduled_at", lookup_expr="gte")
+    scheduled_before = filters.IsoDateTimeFilter(field_name="scheduled_at", lookup_expr="lt")
+
+    class Meta:
+        model = RefillVisit
+        fields = ["pump", "status", "patient", "clinic"]
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List refill visits",
+        description="Booked, completed and cancelled refill visits of your patients' pumps. "
+        "Filter by status, pump, patient, clinic or time; order by scheduled_at.",
+        responses={200: s.RefillVisitSerializer(many=True), **LIST_ERRORS},
+    ),
+    retrieve=extend_schema(
+        summary="A refill visit",
+        description="One visit; the ETag header identifies this version.",
+        responses={200: s.RefillVisitSerializer, **READ_ERRORS},
+    ),
+)
+class VisitViewSet(mixins.ListModelMixin, ResourceViewSet):
+    serializer_class = s.RefillVisitSerializer
+    filterset_class = VisitFilter
+    filter_backends = [filters.DjangoFilterBackend, OrderingFilter]
+    ordering_fields = ["id", "scheduled_at"]
+    ordering = ["scheduled_at"]
+
+    def get_queryset(self) -> QuerySet[RefillVisit]:
+        return RefillVisit.objects.filter(pump__in=visible_pumps(self.request.user)).select_related(
+            "pump", "booked_by", "cancelled_by", "completed_by"
+        )
+
+    @extend_schema(
+        summary="Book a refill",
+        description="Book a refill visit for a pump (one booked visit per pump). A visit after "
+        "the pump's refill-due time needs `late_reason`; one at or after the projected empty "
+        "time is refused.",
+        parameters=[IDEMPOTENCY_KEY],
+        request=s.VisitBookSerializer,
+        responses={201: s.RefillVisitSerializer, **ERRORS, **IDEMPOTENCY_ERRORS},
+        examples=[
+            OpenApiExample(
+                "Book",
+                value={"pump": 1, "scheduled_at": "2026-12-01T15:00:00Z"},
+                request_only=True,
+            )
+        ],
+    )
+    @idempotent
+    def create(self, request: Request) -> Response:
+        incoming = s.VisitBookSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        data = incoming.validated_data
+        pump = get_object_or_404(
+            visible_pumps(request.user).select_related("patient"), pk=data["pump"]
+        )
+        require_writer(request, pump.patient)
+        with service_errors():
+            visit = refill_schedule(
+                actor=request.user,
+                pump=pump,
+                scheduled_at=data["scheduled_at"],
+                late_reason=data.get("late_reason", ""),
+                duration_minutes=data["duration_minutes"],
+            )
+        return self.with_etag(self.represent(self.get_queryset().get(pk=visit.pk)), code=201)
+
+    @extend_schema(
+        summary="Reschedule a refill",
+        description="Move a booked visit, with a reason (kept in the audit trail). Needs If-Match.",
+        parameters=[IF_MATCH],
+        request=s.VisitRescheduleSerializer,
+        responses={200: s.RefillVisitSerializer, **ERRORS, **PRECONDITION_ERRORS},
+    )
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        visit = self.get_object()
+        require_writer(request, visit.pump.patient)
+        incoming = s.VisitRescheduleSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        data = incoming.validated_data
+        with transaction.atomic(), service_errors():
+            self.lock_matching(visit)
+            refill_reschedule(
+                actor=request.user,
+                visit=visit,
+                scheduled_at=data["scheduled_at"],
+                reason=data["reason"],
+                late_reason=data.get("late_reason", ""),
+            )
+        return self.with_etag(self.represent(self.get_object()))
+
+    @extend_schema(
+        summary="Cancel a refill",
+        description="Cancel a booked visit, with a reason. Needs If-Match.",
+        parameters=[IF_MATCH, IDEMPOTENCY_KEY],
+        request=s.VisitCancelSerializer,
+        responses={
+            200: s.RefillVisitSerializer,
+            **ERRORS,
+            **PRECONDITION_ERRORS,
+            **IDEMPOTENCY_ERRORS,
+        },
+    )
+    @action(detail=True, methods=["post"])
+    @idempotent
+    def cancel(self, request: Request, pk: str | None = None) -> Response:
+        visit = self.get_object()
+        require_writer(request, visit.pump.patient)
+        incoming = s.VisitCancelSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        with transaction.atomic(), service_errors():
+            self.lock_matching(visit)
+            refill_cancel(actor=request.user, visit=visit, reason=incoming.validated_data["reason"])
+        return self.with_etag(self.represent(self.get_object()))
+
+    @extend_schema(
+        summary="Complete a refill",
+        description="Record the refill done at this visit: the same checks as the refill page "
+        "(septum confirmation, the programmed concentration) and the reconciliation of the "
+        "volume removed against the projection, with its flags. Completes the visit and "
+        "recomputes the projection. Needs If-Match.",
+        parameters=[IF_MATCH, IDEMPOTENCY_KEY],
+        request=s.VisitCompleteSerializer,
+        responses={
+            200: s.RefillVisitSerializer,
+            **ERRORS,
+            **PRECONDITION_ERRORS,
+            **IDEMPOTENCY_ERRORS,
+        },
+        examples=[
+            OpenApiExample(
+                "Complete",
+                value={
+                    "volume_removed_ml": "2.1",
+                    "volume_added_ml": "20",
+                    "concentration_mcg_per_ml": "500",
+                    "lot_number": "L2026-11",
+                    "expiry_date": "2027-06-30",
+                    "septum_confirmed": True,
+                },
+                request_only=True,
+            )
+        ],
+    )
+    @action(detail=True, methods=["post"])
+    @idempotent
+    def complete(self, request: Request, pk: str | None = None) -> Response:
+        visit = self.get_object()
+        require_writer(request, visit.pump.patient)
+        incoming = s.VisitCompleteSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        data = incoming.validated_data
+        products = DrugProduct.objects.filter(is_active=True)
+        if data.get("product") is not None:
+            product = products.filter(pk=data["product"]).first()
+            if product is None:
+                raise exceptions.ValidationError(
+                    {"product": ["No such product in the drug library."]}
+                )
+        else:
+            product = (
+                products.filter(
+                    use=ProductUse.PUMP_FILL,
+                    concentration_mcg_per_ml=data["concentration_mcg_per_ml"],
+                )
+                .order_by("pk")
+                .first()
+            )
+            if product is None:
+                raise exceptions.ValidationError(
+                    {
+                        "concentration_mcg_per_ml": [
+                            "No labeled pump-fill product has this concentration (mcg/mL)."
+                        ]
+                    }
+                )
+        with transaction.atomic(), service_errors():
+            visit = self.lock_matching(visit)
+            if visit.status != VisitStatus.BOOKED:
+                raise exceptions.ValidationError(
+                    {"non_field_errors": [f"This visit is {visit.status}, not booked."]}
+                )
+            outcome = refill_record(
+                actor=request.user,
+                pump=visit.pump,
+                refilled_at=data.get("refilled_at") or timezone.now(),
+                volume_removed_ml=data["volume_removed_ml"],
+                volume_added_ml=data["volume_added_ml"],
+                product=product,
+                concentration_mcg_per_ml=data["concentration_mcg_per_ml"],
+                lot_number=data["lot_number"],
+                expiry_date=data.get("expiry_date"),
+                observation_note=data.get("observation_note", ""),
+                septum_confirmed=data["septum_confirmed"],
+            )
+            if outcome.visit is None or outcome.visit.pk != visit.pk:
+                raise exceptions.ValidationError(
+                    {"non_field_errors": ["The visit was not the pump's booked visit."]}
+                )
+        body = dict(self.represent(self.get_object()))
+        fill = outcome.fill
+        body["reconciliation"] = s.ReconciliationSerializer(
+            {
+                "expected_residual_ml": fill.expected_residual_ml,
+                "residual_discrepancy_ml": fill.residual_discrepancy_ml,
+                "delivered_discrepancy_percent": fill.delivered_discrepancy_percent,
+                "flags": [f for f in fill.reconciliation_flags.split(",") if f],
+            }
+        ).data
+        return self.with_etag(body)
+
+
+# --- alerts --------------------------------------------------------------------------------------
+
+
+class AlertFilter(filters.FilterSet):
+    acknowledged = filters.BooleanFilter(
+        field_name="acknowledged_at", lookup_expr="isnull", exclude=True
+    )
+    kind = filters.ChoiceFilter(choices=AlertKind.choices)
+    severity = filters.ChoiceFilter(choices=Severity.choices)
+    status = filters.ChoiceFilter(choices=AlertStatus.choices)
+
+    class Meta:
+        model = Alert
+        fields = ["status", "kind", "severity", "pump", "patient", "clinic", "acknowledged"]
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List alerts",
+        description="Withdrawal-risk alerts of your patients (clinicians, nurses and "
+        "integrations). Filter by status, kind, severity, acknowledged, pump or patient.",
+        responses={200: s.AlertSerializer(many=True), **LIST_ERRORS},
+    ),
+    retrieve=extend_schema(summary="An alert", responses={200: s.AlertSerializer, **READ_ERRORS}),
+)
+class AlertViewSet(mixins.ListModelMixin, ResourceViewSet):
+    serializer_class = s.AlertSerializer
+    filterset_class = AlertFilter
+    filter_backends = [filters.DjangoFilterBackend, OrderingFilter]
+    ordering_fields = ["id", "raised_at"]
+    ordering = ["-raised_at"]
+
+    def get_queryset(self) -> QuerySet[Alert]:
+        return alerts_visible_to(self.request.user, API_ALERT_ROLES).select_related("resolved_by")
+
+    @extend_schema(
+        summary="Acknowledge an alert",
+        description="Someone is acting on it: escalation stops (the alert stays open until its "
+        "condition clears). Acknowledging again keeps the first acknowledgement.",
+        parameters=[IDEMPOTENCY_KEY],
+        request=s.AcknowledgeSerializer,
+        responses={200: s.AlertSerializer, **ERRORS, **IDEMPOTENCY_ERRORS},
+    )
+    @action(detail=True, methods=["post"])
+    @idempotent
+    def acknowledge(self, request: Request, pk: str | None = None) -> Response:
+        alert = self.get_object()
+        incoming = s.AcknowledgeSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        with service_errors():
+            alert_acknowledge(
+                actor=request.user,
+                alert=alert,
+                via="api",
+                note=incoming.validated_data.get("note", ""),
+                roles=API_ALERT_ROLES,
+            )
+        return self.with_etag(self.represent(self.get_object()))
