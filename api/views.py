@@ -18,8 +18,10 @@ from drf_spectacular.utils import (
     OpenApiResponse,
     extend_schema,
     extend_schema_view,
+    inline_serializer,
 )
 from rest_framework import exceptions, mixins
+from rest_framework import serializers as drf_serializers
 from rest_framework.decorators import action
 from rest_framework.filters import OrderingFilter
 from rest_framework.request import Request
@@ -29,6 +31,7 @@ from rest_framework.views import APIView
 from alerts.models import Alert, AlertKind, AlertStatus, Severity
 from alerts.selectors import API_ALERT_ROLES, alerts_visible_to
 from alerts.services import alert_acknowledge
+from api import examples as ex
 from api import serializers as s
 from api.base import ResourceViewSet, TokenRateThrottle, idempotent, service_errors
 from dosing.models import DrugProduct, ProductUse
@@ -109,7 +112,10 @@ class PingView(APIView):
     @extend_schema(
         summary="Check credentials",
         description='Answers `{"ok": true}` to any authenticated caller; reads no record.',
-        responses={200: OpenApiResponse(description="Authenticated."), **READ_ERRORS},
+        responses={
+            200: inline_serializer("Ping", fields={"ok": drf_serializers.BooleanField()}),
+            **READ_ERRORS,
+        },
         examples=[OpenApiExample("OK", value={"ok": True}, response_only=True)],
         tags=["meta"],
     )
@@ -135,11 +141,13 @@ class PatientFilter(filters.FilterSet):
         description="The patients on your care team. Filter by clinic, MRN, origin or risk; "
         "order by family_name or id.",
         responses={200: s.PatientSerializer(many=True), **LIST_ERRORS},
+        examples=[ex.page("A page of patients", ex.PATIENT)],
     ),
     retrieve=extend_schema(
         summary="A patient",
         description="One patient; the ETag header identifies this version.",
         responses={200: s.PatientSerializer, **READ_ERRORS},
+        examples=[ex.detail("A patient", ex.PATIENT)],
     ),
 )
 class PatientViewSet(mixins.ListModelMixin, ResourceViewSet):
@@ -159,9 +167,14 @@ class PatientViewSet(mixins.ListModelMixin, ResourceViewSet):
         description="Who looks after your patients: staff of your clinics and the caregivers "
         "of your patients.",
         responses={200: s.CareTeamMemberSerializer(many=True), **LIST_ERRORS},
+        examples=[ex.page("A page of members", ex.CARE_TEAM_MEMBER)],
     ),
     retrieve=extend_schema(
-        summary="A care-team member", responses={200: s.CareTeamMemberSerializer, **READ_ERRORS}
+        summary="A care-team member",
+        description="One member: role, clinic (staff) or patient (caregivers), lead and on-call "
+        "flags.",
+        responses={200: s.CareTeamMemberSerializer, **READ_ERRORS},
+        examples=[ex.detail("A nurse", ex.CARE_TEAM_MEMBER)],
     ),
 )
 class CareTeamViewSet(mixins.ListModelMixin, ResourceViewSet):
@@ -200,12 +213,14 @@ class PumpFilter(filters.FilterSet):
         "projection (alarm, empty and refill-due times). Order by refill_due_at to get the most "
         "urgent first; filter by refill_due_before for what is due soon.",
         responses={200: s.PumpSerializer(many=True), **LIST_ERRORS},
+        examples=[ex.page("A page of pumps", ex.PUMP)],
     ),
     retrieve=extend_schema(
         summary="A pump",
         description="One pump; the ETag header identifies this version (send it as If-Match "
         "to change it).",
         responses={200: s.PumpSerializer, **READ_ERRORS},
+        examples=[ex.detail("A pump", ex.PUMP)],
     ),
 )
 class PumpViewSet(mixins.ListModelMixin, ResourceViewSet):
@@ -272,9 +287,14 @@ class PumpViewSet(mixins.ListModelMixin, ResourceViewSet):
         summary="List pump programs",
         description="The program history of your patients' pumps, newest first. Filter by pump.",
         responses={200: s.ProgramSerializer(many=True), **LIST_ERRORS},
+        examples=[ex.page("A page of programs", ex.PROGRAM)],
     ),
     retrieve=extend_schema(
-        summary="A pump program", responses={200: s.ProgramSerializer, **READ_ERRORS}
+        summary="A pump program",
+        description="One program: concentration (mcg/mL), the daily dose (mcg/day) or the flex "
+        "steps (mcg/h), who entered and verified it, the dose-change verdict and override.",
+        responses={200: s.ProgramSerializer, **READ_ERRORS},
+        examples=[ex.detail("A simple program", ex.PROGRAM)],
     ),
 )
 class ProgramViewSet(mixins.ListModelMixin, ResourceViewSet):
@@ -377,11 +397,13 @@ class VisitFilter(filters.FilterSet):
         description="Booked, completed and cancelled refill visits of your patients' pumps. "
         "Filter by status, pump, patient, clinic or time; order by scheduled_at.",
         responses={200: s.RefillVisitSerializer(many=True), **LIST_ERRORS},
+        examples=[ex.page("A page of visits", ex.VISIT)],
     ),
     retrieve=extend_schema(
         summary="A refill visit",
         description="One visit; the ETag header identifies this version.",
         responses={200: s.RefillVisitSerializer, **READ_ERRORS},
+        examples=[ex.detail("A booked visit", ex.VISIT)],
     ),
 )
 class VisitViewSet(mixins.ListModelMixin, ResourceViewSet):
@@ -437,6 +459,15 @@ class VisitViewSet(mixins.ListModelMixin, ResourceViewSet):
         parameters=[IF_MATCH],
         request=s.VisitRescheduleSerializer,
         responses={200: s.RefillVisitSerializer, **ERRORS, **PRECONDITION_ERRORS},
+        examples=[
+            OpenApiExample(
+                "Move a day earlier",
+                value={"scheduled_at": "2026-11-25T15:00:00Z", "reason": "Family asked"},
+                request_only=True,
+            ),
+            ex.detail("Moved", {**ex.VISIT, "scheduled_at": "2026-11-25T15:00:00Z"}),
+            ex.bad_input(),
+        ],
     )
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         visit = self.get_object()
@@ -466,6 +497,21 @@ class VisitViewSet(mixins.ListModelMixin, ResourceViewSet):
             **PRECONDITION_ERRORS,
             **IDEMPOTENCY_ERRORS,
         },
+        examples=[
+            OpenApiExample(
+                "Cancel", value={"reason": "Patient admitted to hospital"}, request_only=True
+            ),
+            ex.detail(
+                "Cancelled",
+                {
+                    **ex.VISIT,
+                    "status": "cancelled",
+                    "cancelled_by": "integrator",
+                    "cancelled_at": "2026-11-25T09:00:00Z",
+                    "cancel_reason": "Patient admitted to hospital",
+                },
+            ),
+        ],
     )
     @action(detail=True, methods=["post"])
     @idempotent
@@ -598,8 +644,15 @@ class AlertFilter(filters.FilterSet):
         description="Withdrawal-risk alerts of your patients (clinicians, nurses and "
         "integrations). Filter by status, kind, severity, acknowledged, pump or patient.",
         responses={200: s.AlertSerializer(many=True), **LIST_ERRORS},
+        examples=[ex.page("A page of alerts", ex.ALERT)],
     ),
-    retrieve=extend_schema(summary="An alert", responses={200: s.AlertSerializer, **READ_ERRORS}),
+    retrieve=extend_schema(
+        summary="An alert",
+        description="One alert: kind, severity, the time it is about, its escalation stage, "
+        "who acknowledged or resolved it.",
+        responses={200: s.AlertSerializer, **READ_ERRORS},
+        examples=[ex.detail("An overdue refill", ex.ALERT)],
+    ),
 )
 class AlertViewSet(mixins.ListModelMixin, ResourceViewSet):
     serializer_class = s.AlertSerializer
@@ -618,6 +671,22 @@ class AlertViewSet(mixins.ListModelMixin, ResourceViewSet):
         parameters=[IDEMPOTENCY_KEY],
         request=s.AcknowledgeSerializer,
         responses={200: s.AlertSerializer, **ERRORS, **IDEMPOTENCY_ERRORS},
+        examples=[
+            OpenApiExample(
+                "Acknowledge", value={"note": "Calling the family now"}, request_only=True
+            ),
+            ex.detail(
+                "Acknowledged",
+                {
+                    **ex.ALERT,
+                    "acknowledged_at": "2026-11-24T21:40:00Z",
+                    "acknowledged_by": "integrator",
+                    "acknowledged_via": "api",
+                    "acknowledge_note": "Calling the family now",
+                    "next_escalation_at": None,
+                },
+            ),
+        ],
     )
     @action(detail=True, methods=["post"])
     @idempotent
