@@ -276,7 +276,11 @@ class Sweep:
             )
         visits = self.booked_visits()
         if kind == AlertKind.REFILL_BOOKED_AFTER_ALARM:
-            visits = visits.filter(scheduled_at__gt=F("pump__projected_alarm_at"))
+            # The generated column (next visit after the alarm) finds the few pumps by index;
+            # the visit's own time decides.
+            visits = visits.filter(pump__booked_after_alarm=True).filter(
+                scheduled_at__gt=F("pump__projected_alarm_at")
+            )
         elif kind == AlertKind.REFILL_BOOKED_LATE:
             due_by, bound = self.days_ahead(
                 "not_booked_lead_days", "high_risk_not_booked_lead_days", **self.VISIT_REFS
@@ -296,6 +300,9 @@ class Sweep:
                 visits.filter(scheduled_at__gt=self.now)
                 .filter(scheduled_at__lte=bound)
                 .filter(scheduled_at__lte=remind_from)
+                # The pump's next visit is this booked one (the services keep it so): a bound
+                # the planner can use through the pump's index.
+                .filter(pump__next_visit_at__lte=bound)
             )
         elif kind == AlertKind.MISSED_REFILL:
             missed_before, bound = self.threshold(
@@ -305,7 +312,11 @@ class Sweep:
                 output_field=DateTimeField(),
                 **self.VISIT_REFS,
             )
-            visits = visits.filter(scheduled_at__lte=bound).filter(scheduled_at__lte=missed_before)
+            visits = (
+                visits.filter(scheduled_at__lte=bound)
+                .filter(scheduled_at__lte=missed_before)
+                .filter(pump__next_visit_at__lte=bound)  # as above: an indexed bound
+            )
         else:  # pragma: no cover - guarded by the KINDS assertion
             raise ValueError(f"no condition for alert kind {kind!r}")
         return visits.annotate(

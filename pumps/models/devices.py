@@ -4,7 +4,7 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import ExpressionWrapper, F, Q
 from django.utils import timezone
 
 from pumps.models.catalog import POSITIVE, CatheterModel, PumpKind, PumpModel
@@ -89,6 +89,15 @@ class Pump(models.Model):
         help_text="When the pump stops: its elective replacement date plus the model's "
         "ERI-to-shutdown days, or the end of its design battery life, whichever is sooner.",
     )
+    # Derived in the database so the alert sweep finds pumps booked after their alarm with an
+    # index instead of comparing every booked visit with every pump.
+    booked_after_alarm = models.GeneratedField(
+        expression=ExpressionWrapper(
+            Q(next_visit_at__gt=F("projected_alarm_at")), output_field=models.BooleanField()
+        ),
+        output_field=models.BooleanField(null=True),
+        db_persist=True,
+    )
     projection_updated_at = models.DateTimeField(null=True, blank=True)
     projection_error = models.TextField(
         blank=True, help_text="Why the last projection failed; empty when it succeeded."
@@ -102,6 +111,18 @@ class Pump(models.Model):
             models.Index(fields=["status", "projected_empty_at"], name="pump_status_empty_idx"),
             models.Index(fields=["status", "stability_limit_at"], name="pump_status_stability_idx"),
             models.Index(fields=["status", "replace_by_on"], name="pump_status_replace_idx"),
+            models.Index(fields=["status", "next_visit_at"], name="pump_status_next_visit_idx"),
+            # Small partial indexes: the rare pumps the sweep looks for.
+            models.Index(
+                fields=["id"],
+                condition=Q(status="active", booked_after_alarm=True),
+                name="pump_booked_after_alarm_idx",
+            ),
+            models.Index(
+                fields=["id"],
+                condition=Q(status="active") & ~Q(projection_error=""),
+                name="pump_projection_error_idx",
+            ),
         ]
         constraints = [
             models.UniqueConstraint(

@@ -210,6 +210,12 @@ class ReservoirFill(HistoryRecord):
     class Meta:
         ordering = ["pump", "-filled_at"]
         get_latest_by = "filled_at"
+        indexes = [
+            # The few flagged fills, for the alert sweep's refill-discrepancy check.
+            models.Index(
+                fields=["id"], condition=~Q(reconciliation_flags=""), name="fill_flagged_idx"
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["pump", "filled_at"],
