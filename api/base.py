@@ -23,6 +23,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Model
 from django.utils import timezone
 from rest_framework import exceptions, status
+from rest_framework.filters import OrderingFilter
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -94,6 +95,28 @@ class TokenRateThrottle(SimpleRateThrottle):
         else:
             ident = f"addr:{self.get_ident(request)}"
         return f"throttle:api:{ident}"
+
+
+class NullsLastOrdering(OrderingFilter):
+    """``?ordering=`` on fields that may be empty (a pump with no projection yet): they are
+    ordered through a non-null stand-in (``<field>_sort``, annotated by the view), so cursor
+    pagination never loses the empty ones and they come last; ``id`` breaks ties."""
+
+    def get_ordering(self, request: Request, queryset: Any, view: Any) -> Any:
+        ordering = super().get_ordering(request, queryset, view)
+        mapped = getattr(view, "nullable_orderings", ())
+        if not ordering:
+            return ordering
+        terms = [
+            f"{'-' if term.startswith('-') else ''}{term.lstrip('-')}_sort"
+            if term.lstrip("-") in mapped
+            else term
+            for term in ordering
+        ]
+        # Rows with equal values (all the empty ones) keep one order from page to page.
+        if not any(term.lstrip("-") == "id" for term in terms):
+            terms.append("id")
+        return terms
 
 
 class Cursor(CursorPagination):
@@ -171,24 +194,24 @@ class ResourceViewSet(GenericViewSet):  # type: ignore[type-arg]
     throttle_classes = [TokenRateThrottle]
     lookup_value_regex = r"\d+"
 
-    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        # Times in and out in UTC, whatever the clinic's zone.
+    def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        """Times in and out in UTC, whatever the clinic's zone; both the zone and the audit
+        ``via`` are put back however the request ends (even with an unhandled error)."""
+        self._via_reset: Token[str] | None = None
         timezone.activate(UTC)
+        try:
+            return super().dispatch(request, *args, **kwargs)
+        finally:
+            if self._via_reset is not None:
+                _via.reset(self._via_reset)
+                self._via_reset = None
+            timezone.deactivate()
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
         token = request.auth
         via = f"API token itb_{token.prefix}" if isinstance(token, ApiToken) else "API (session)"
-        self._via_reset: Token[str] | None = _via.set(via)
-
-    def finalize_response(
-        self, request: Request, response: Response, *args: Any, **kwargs: Any
-    ) -> Response:
-        reset = getattr(self, "_via_reset", None)
-        if reset is not None:
-            _via.reset(reset)
-            self._via_reset = None
-        response = super().finalize_response(request, response, *args, **kwargs)
-        timezone.deactivate()
-        return response
+        self._via_reset = _via.set(via)
 
     # --- ETags ---------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from pumps.models import (
     Pump,
     PumpProgram,
 )
+from pumps.models.patients import SCI_LEVELS
 from pumps.program_change import CONTEXTS
 from refills.models import RefillVisit
 
@@ -32,6 +33,12 @@ class PersonField(serializers.RelatedField):  # type: ignore[type-arg]
 
 
 class PatientSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    sci_level = serializers.ChoiceField(
+        choices=SCI_LEVELS,
+        allow_blank=True,
+        read_only=True,
+        help_text="Spinal-cord-injury level; empty when none.",
+    )
     clinic_name = serializers.CharField(source="clinic.name", read_only=True)
     time_zone = serializers.CharField(source="effective_time_zone", read_only=True)
     high_withdrawal_risk = serializers.BooleanField(read_only=True)
@@ -85,8 +92,8 @@ class ProgramStepSerializer(serializers.Serializer):  # type: ignore[type-arg]
 
 class ProgramSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
     steps = ProgramStepSerializer(many=True, read_only=True)
-    entered_by = PersonField(read_only=True)
-    verified_by = PersonField(read_only=True)
+    entered_by = PersonField(read_only=True, allow_null=True)
+    verified_by = PersonField(read_only=True, allow_null=True)
 
     class Meta:
         model = PumpProgram
@@ -260,9 +267,9 @@ class PumpUpdateSerializer(serializers.Serializer):  # type: ignore[type-arg]
 
 class RefillVisitSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
     patient = serializers.IntegerField(source="pump.patient_id", read_only=True)
-    booked_by = PersonField(read_only=True)
-    cancelled_by = PersonField(read_only=True)
-    completed_by = PersonField(read_only=True)
+    booked_by = PersonField(read_only=True, allow_null=True)
+    cancelled_by = PersonField(read_only=True, allow_null=True)
+    completed_by = PersonField(read_only=True, allow_null=True)
 
     class Meta:
         model = RefillVisit
@@ -350,8 +357,8 @@ class ReconciliationSerializer(serializers.Serializer):  # type: ignore[type-arg
 
 
 class AlertSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
-    acknowledged_by = PersonField(read_only=True)
-    resolved_by = PersonField(read_only=True)
+    acknowledged_by = PersonField(read_only=True, allow_null=True)
+    resolved_by = PersonField(read_only=True, allow_null=True)
 
     class Meta:
         model = Alert

@@ -5,10 +5,12 @@ Every queryset starts from the access selector: a record outside the caller's ca
 role on the patient's care team (a caregiver may read, never write) and a write-scope token.
 """
 
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet, Value
+from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django_filters import rest_framework as filters
@@ -23,7 +25,6 @@ from drf_spectacular.utils import (
 from rest_framework import exceptions, mixins
 from rest_framework import serializers as drf_serializers
 from rest_framework.decorators import action
-from rest_framework.filters import OrderingFilter
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -33,7 +34,14 @@ from alerts.selectors import API_ALERT_ROLES, alerts_visible_to
 from alerts.services import alert_acknowledge
 from api import examples as ex
 from api import serializers as s
-from api.base import ResourceViewSet, TokenRateThrottle, idempotent, service_errors
+from api.base import (
+    NullsLastOrdering,
+    ResourceViewSet,
+    TokenRateThrottle,
+    etag_of,
+    idempotent,
+    service_errors,
+)
 from dosing.models import DrugProduct, ProductUse
 from pumps.models import (
     CareRole,
@@ -50,6 +58,8 @@ from pumps.services import StepInput, pump_update
 from refills.models import RefillVisit, VisitStatus
 from refills.services import refill_cancel, refill_record, refill_reschedule, refill_schedule
 
+# The stand-in of an empty time when ordering by it: after every real one.
+NEVER = datetime(9999, 12, 31, tzinfo=UTC)
 WRITER_ROLES = {CareRole.CLINICIAN, CareRole.NURSE, CareRole.INTEGRATOR}
 
 ERRORS = {
@@ -63,8 +73,14 @@ ERRORS = {
         description="Too many requests for this token; retry after the delay in Retry-After."
     ),
 }
-READ_ERRORS = {k: v for k, v in ERRORS.items() if k in (401, 404, 429)}
-LIST_ERRORS = {k: v for k, v in ERRORS.items() if k in (400, 401, 429)}
+READ_ERRORS = {
+    304: OpenApiResponse(description="Not modified: If-None-Match names the current ETag."),
+    **{k: v for k, v in ERRORS.items() if k in (401, 404, 429)},
+}
+LIST_ERRORS = {
+    **{k: v for k, v in ERRORS.items() if k in (400, 401, 429)},
+    404: OpenApiResponse(description="The cursor is not valid (use the next/previous links)."),
+}
 IF_MATCH = OpenApiParameter(
     "If-Match",
     str,
@@ -114,7 +130,7 @@ class PingView(APIView):
         description='Answers `{"ok": true}` to any authenticated caller; reads no record.',
         responses={
             200: inline_serializer("Ping", fields={"ok": drf_serializers.BooleanField()}),
-            **READ_ERRORS,
+            **{k: v for k, v in ERRORS.items() if k in (401, 429)},
         },
         examples=[OpenApiExample("OK", value={"ok": True}, response_only=True)],
         tags=["meta"],
@@ -124,6 +140,16 @@ class PingView(APIView):
 
 
 # --- patients and care teams --------------------------------------------------------------------
+
+
+class UtcDateTimeFilter(filters.IsoDateTimeFilter):
+    """An ISO 8601 time with any offset Python accepts (up to ±23:59), compared in UTC (the
+    database accepts offsets below 16 hours only)."""
+
+    def filter(self, qs: Any, value: Any) -> Any:
+        if isinstance(value, datetime):
+            value = value.astimezone(UTC)
+        return super().filter(qs, value)
 
 
 class PatientFilter(filters.FilterSet):
@@ -153,7 +179,7 @@ class PatientFilter(filters.FilterSet):
 class PatientViewSet(mixins.ListModelMixin, ResourceViewSet):
     serializer_class = s.PatientSerializer
     filterset_class = PatientFilter
-    filter_backends = [filters.DjangoFilterBackend, OrderingFilter]
+    filter_backends = [filters.DjangoFilterBackend, NullsLastOrdering]
     ordering_fields = ["id", "family_name"]
     ordering = ["id"]
 
@@ -179,7 +205,7 @@ class PatientViewSet(mixins.ListModelMixin, ResourceViewSet):
 )
 class CareTeamViewSet(mixins.ListModelMixin, ResourceViewSet):
     serializer_class = s.CareTeamMemberSerializer
-    filter_backends = [filters.DjangoFilterBackend, OrderingFilter]
+    filter_backends = [filters.DjangoFilterBackend, NullsLastOrdering]
     filterset_fields = ["clinic", "patient", "role"]
     ordering_fields = ["id"]
     ordering = ["id"]
@@ -198,8 +224,8 @@ class CareTeamViewSet(mixins.ListModelMixin, ResourceViewSet):
 class PumpFilter(filters.FilterSet):
     clinic = filters.NumberFilter(field_name="patient__clinic_id")
     high_withdrawal_risk = filters.BooleanFilter(field_name="patient__high_withdrawal_risk")
-    refill_due_before = filters.IsoDateTimeFilter(field_name="refill_due_at", lookup_expr="lt")
-    refill_due_after = filters.IsoDateTimeFilter(field_name="refill_due_at", lookup_expr="gte")
+    refill_due_before = UtcDateTimeFilter(field_name="refill_due_at", lookup_expr="lt")
+    refill_due_after = UtcDateTimeFilter(field_name="refill_due_at", lookup_expr="gte")
 
     class Meta:
         model = Pump
@@ -226,13 +252,18 @@ class PumpFilter(filters.FilterSet):
 class PumpViewSet(mixins.ListModelMixin, ResourceViewSet):
     serializer_class = s.PumpSerializer
     filterset_class = PumpFilter
-    filter_backends = [filters.DjangoFilterBackend, OrderingFilter]
+    filter_backends = [filters.DjangoFilterBackend, NullsLastOrdering]
     ordering_fields = ["id", "refill_due_at", "projected_alarm_at", "implanted_on"]
+    nullable_orderings = ("refill_due_at", "projected_alarm_at")
     ordering = ["id"]
 
     def get_queryset(self) -> QuerySet[Pump]:
         return (
             visible_pumps(self.request.user)
+            .annotate(
+                refill_due_at_sort=Coalesce("refill_due_at", Value(NEVER)),
+                projected_alarm_at_sort=Coalesce("projected_alarm_at", Value(NEVER)),
+            )
             .select_related("pump_model", "patient")
             .prefetch_related(
                 Prefetch(
@@ -299,7 +330,7 @@ class PumpViewSet(mixins.ListModelMixin, ResourceViewSet):
 )
 class ProgramViewSet(mixins.ListModelMixin, ResourceViewSet):
     serializer_class = s.ProgramSerializer
-    filter_backends = [filters.DjangoFilterBackend, OrderingFilter]
+    filter_backends = [filters.DjangoFilterBackend, NullsLastOrdering]
     filterset_fields = ["pump"]
     ordering_fields = ["id", "effective_from"]
     ordering = ["-effective_from"]
@@ -383,8 +414,8 @@ class ProgramViewSet(mixins.ListModelMixin, ResourceViewSet):
 class VisitFilter(filters.FilterSet):
     patient = filters.NumberFilter(field_name="pump__patient_id")
     clinic = filters.NumberFilter(field_name="pump__patient__clinic_id")
-    scheduled_after = filters.IsoDateTimeFilter(field_name="scheduled_at", lookup_expr="gte")
-    scheduled_before = filters.IsoDateTimeFilter(field_name="scheduled_at", lookup_expr="lt")
+    scheduled_after = UtcDateTimeFilter(field_name="scheduled_at", lookup_expr="gte")
+    scheduled_before = UtcDateTimeFilter(field_name="scheduled_at", lookup_expr="lt")
 
     class Meta:
         model = RefillVisit
@@ -409,7 +440,7 @@ class VisitFilter(filters.FilterSet):
 class VisitViewSet(mixins.ListModelMixin, ResourceViewSet):
     serializer_class = s.RefillVisitSerializer
     filterset_class = VisitFilter
-    filter_backends = [filters.DjangoFilterBackend, OrderingFilter]
+    filter_backends = [filters.DjangoFilterBackend, NullsLastOrdering]
     ordering_fields = ["id", "scheduled_at"]
     ordering = ["scheduled_at"]
 
@@ -609,7 +640,8 @@ class VisitViewSet(mixins.ListModelMixin, ResourceViewSet):
                 raise exceptions.ValidationError(
                     {"non_field_errors": ["The visit was not the pump's booked visit."]}
                 )
-        body = dict(self.represent(self.get_object()))
+        visit_data = self.represent(self.get_object())
+        body = dict(visit_data)
         fill = outcome.fill
         body["reconciliation"] = s.ReconciliationSerializer(
             {
@@ -619,7 +651,9 @@ class VisitViewSet(mixins.ListModelMixin, ResourceViewSet):
                 "flags": [f for f in fill.reconciliation_flags.split(",") if f],
             }
         ).data
-        return self.with_etag(body)
+        response = Response(body)
+        response["ETag"] = etag_of(visit_data)  # the visit's own ETag, as GET gives it
+        return response
 
 
 # --- alerts --------------------------------------------------------------------------------------
@@ -657,7 +691,7 @@ class AlertFilter(filters.FilterSet):
 class AlertViewSet(mixins.ListModelMixin, ResourceViewSet):
     serializer_class = s.AlertSerializer
     filterset_class = AlertFilter
-    filter_backends = [filters.DjangoFilterBackend, OrderingFilter]
+    filter_backends = [filters.DjangoFilterBackend, NullsLastOrdering]
     ordering_fields = ["id", "raised_at"]
     ordering = ["-raised_at"]
 

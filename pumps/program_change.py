@@ -10,7 +10,7 @@ program, the bridge bolus and the audit entry, and refreshes the stored projecti
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -117,7 +117,7 @@ def review_program_change(
     *, pump: Pump, proposed: ProposedProgram, context: str, effective_from: datetime
 ) -> ChangeReview:
     """Everything the clinician must see before the change is saved (raises ValidationError
-    for a program the pump cannot run)."""
+    for a program the pump cannot run, or a start before the current program or the implant)."""
     try:
         new_program = proposed.engine()
     except ProgramError as exc:
@@ -130,19 +130,32 @@ def review_program_change(
     assessment = None
     if old_program is not None:
         last_change = current.effective_from if current is not None else None
-        assessment = assess_dose_change(
-            current_daily_dose_mcg=program_rates(program=old_program).daily_dose_mcg,
-            proposed_daily_dose_mcg=program_rates(program=new_program).daily_dose_mcg,
-            origin=patient.spasticity_origin,  # type: ignore[arg-type]
-            context=context,  # type: ignore[arg-type]
-            limits=rules.dose_limits,
-            age_years=float(patient.age_in_years(timezone.localdate(effective_from))),
-            implanted_at=datetime.combine(
-                pump.implanted_on, datetime.min.time(), tzinfo=effective_from.tzinfo
-            ),
-            last_change_at=last_change,
-            at=effective_from,
+        implanted = datetime.combine(
+            pump.implanted_on, datetime.min.time(), tzinfo=effective_from.tzinfo
         )
+        try:
+            assessment = assess_dose_change(
+                current_daily_dose_mcg=program_rates(program=old_program).daily_dose_mcg,
+                proposed_daily_dose_mcg=program_rates(program=new_program).daily_dose_mcg,
+                origin=patient.spasticity_origin,  # type: ignore[arg-type]
+                context=context,  # type: ignore[arg-type]
+                limits=rules.dose_limits,
+                age_years=float(patient.age_in_years(timezone.localdate(effective_from))),
+                implanted_at=implanted,
+                last_change_at=last_change,
+                at=effective_from,
+            )
+        except ValueError:  # a start the engine cannot assess: input, not a crash
+            latest = pump.programs.order_by("-effective_from").first()
+            raise ValidationError(
+                {
+                    "effective_from": [
+                        "A program can only supersede the current one and start after the "
+                        "implant: it must start after "
+                        f"{timezone.localtime(max(latest.effective_from if latest else implanted, implanted)):%Y-%m-%d %H:%M}."  # noqa: E501
+                    ]
+                }
+            ) from None
     change = None
     dead_unknown = False
     if old_program is not None and old_program.concentration_mcg_per_ml != float(
@@ -259,6 +272,14 @@ def pump_program_change(
         )
     if context not in CONTEXTS:
         raise ValidationError({"context": ["Choose titration, refill or side effect."]})
+    if effective_from > timezone.now() + timedelta(minutes=5):
+        raise ValidationError(
+            {
+                "effective_from": [
+                    "Record the change when the pump has been reprogrammed, not ahead."
+                ]
+            }
+        )
     review = review_program_change(
         pump=pump, proposed=proposed, context=context, effective_from=effective_from
     )

@@ -17,7 +17,6 @@ from drf_spectacular.utils import (
     OpenApiResponse,
     extend_schema,
     extend_schema_view,
-    inline_serializer,
 )
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -35,16 +34,13 @@ from dosing.engine.screening import starting_daily_dose
 from dosing.selectors import DosingRulesMissing, EngineRules, engine_rules
 from pumps.selectors import default_time_zone_for
 
-ERROR_RESPONSE = inline_serializer(
-    name="FieldErrors",
-    fields={
-        "field_name": serializers.ListField(
-            child=serializers.CharField(),
-            help_text="Messages for one bad field (the key is the field's name); each names the "
-            "expected unit. Errors that concern no single field are under non_field_errors.",
-        )
-    },
-)
+# {field name: [messages]}: any field of the request (or non_field_errors) may appear.
+ERROR_RESPONSE = {
+    "type": "object",
+    "description": "Messages by field; each names the expected unit. Errors that concern no "
+    "single field are under non_field_errors.",
+    "additionalProperties": {"type": "array", "items": {"type": "string"}},
+}
 ERRORS = {
     400: OpenApiResponse(ERROR_RESPONSE, description="Bad input: messages by field."),
     401: OpenApiResponse(description="Not signed in, or the API token is missing or invalid."),

@@ -141,3 +141,92 @@ def make_pumps(world: World, api_clock: time_machine.Traveller) -> Callable[...,
         return pumps
 
     return make
+
+
+# --- Seeded records for the permission matrix and schemathesis (tests/api/test_matrix.py,
+# tests/api/test_schemathesis.py) -------------------------------------------------------------
+
+# Imported here, not at the top: this block was appended to the file (the names imported by the
+# block above are used as they are).
+from dataclasses import dataclass  # noqa: E402
+
+from alerts.models import Alert, AlertStatus  # noqa: E402
+from alerts.sweep import run_sweep  # noqa: E402
+from pumps.models import CareTeamMember, PumpProgram  # noqa: E402
+from refills.models import RefillVisit  # noqa: E402
+from refills.services import refill_schedule  # noqa: E402
+
+# A pinned clock: TC-01 fills on 1 November 2026 12:00 UTC (0.6 mL/day from 20 mL, alarm at
+# 2 mL; programmed a week before): refill due on 24 November 12:00, so on 10 November 12:00 (the
+# default 14-day lead) the sweep raises "refill not booked" for every pump. The visits are
+# booked after that sweep, so the alerts stay open.
+SEED_FILLED_AT = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+SEED_DUE_AT = SEED_FILLED_AT + timedelta(days=23)
+SEED_NOW = SEED_DUE_AT - timedelta(days=14)
+SEED_VISIT_AT = SEED_DUE_AT - timedelta(days=2)
+
+
+@dataclass
+class Seeded:
+    """One filled pump per patient (A1, A2, B1), each with its current program, a booked
+    refill visit and an open alert; ``clock`` is pinned at ``SEED_NOW``."""
+
+    world: World
+    clock: time_machine.Traveller
+    pumps: dict[str, Pump]
+    programs: dict[str, PumpProgram]
+    visits: dict[str, RefillVisit]
+    alerts: dict[str, Alert]
+    caregiver_a_membership: CareTeamMember
+
+
+@pytest.fixture
+def seeded(world: World) -> Iterator[Seeded]:
+    with time_machine.travel(SEED_NOW, tick=False) as clock:
+        patients = {"a1": world.patient_a1, "a2": world.patient_a2, "b1": world.patient_b1}
+        pumps: dict[str, Pump] = {}
+        for n, (key, patient) in enumerate(patients.items()):
+            pump = pump_implant(
+                actor=world.clinician_b if key == "b1" else world.clinician,
+                patient=patient,
+                pump_model=PumpModel.objects.get(model_number="8637-20"),
+                serial_number=f"NGP20000{n}",
+                implanted_on=date(2024, 1, 10),
+                catheter_model=CatheterModel.objects.get(model_number="8709SC"),
+                catheter_length_cm=Decimal("60"),
+                catheter_volume_per_cm_ml=Decimal("0.0020"),
+            )
+            pumps[key] = program_and_fill(
+                world,
+                pump,
+                filled_at=SEED_FILLED_AT,
+                program_from=SEED_FILLED_AT - timedelta(days=7),
+            )
+        run_sweep()
+        visits = {
+            key: refill_schedule(
+                actor=world.clinician_b if key == "b1" else world.nurse,
+                pump=pump,
+                scheduled_at=SEED_VISIT_AT,
+            )
+            for key, pump in pumps.items()
+        }
+        alerts = {
+            key: Alert.objects.get(pump=pump, status=AlertStatus.OPEN)
+            for key, pump in pumps.items()
+        }
+        programs = {
+            key: PumpProgram.objects.filter(pump=pump).order_by("-effective_from")[0]
+            for key, pump in pumps.items()
+        }
+        yield Seeded(
+            world=world,
+            clock=clock,
+            pumps={key: Pump.objects.get(pk=pump.pk) for key, pump in pumps.items()},
+            programs=programs,
+            visits=visits,
+            alerts=alerts,
+            caregiver_a_membership=CareTeamMember.objects.get(
+                user=world.caregiver_a, patient=world.patient_a1
+            ),
+        )
