@@ -53,6 +53,7 @@ SEVERITY_ORDER = Case(
 # What ``Alert.subject_at`` is, by kind (the time when the alert was raised).
 SUBJECT_LABELS: dict[str, str] = {
     AlertKind.REFILL_NOT_BOOKED: "Refill due",
+    AlertKind.REFILL_OVERDUE: "Refill was due",
     AlertKind.REFILL_BOOKED_LATE: "Booked refill",
     AlertKind.REFILL_BOOKED_AFTER_ALARM: "Booked refill",
     AlertKind.REFILL_REMINDER: "Booked refill",

@@ -561,3 +561,12 @@ def test_a_clinic_without_nurses_sends_staff_alerts_to_its_clinicians(world, clo
     clock.move_to(NOT_BOOKED_FROM)
     run_sweep()
     assert recipients(AlertKind.REFILL_NOT_BOOKED) == {("clinician_b", Audience.STAFF)}
+
+
+def test_every_kind_has_its_words():
+    from alerts.sweep import RESOLUTIONS
+    from alerts.views import SUBJECT_LABELS
+
+    kinds = set(AlertKind.values)
+    assert set(SUBJECT_LABELS) == kinds
+    assert set(RESOLUTIONS) == kinds - {AlertKind.REFILL_DISCREPANCY}
