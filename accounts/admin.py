@@ -1,14 +1,21 @@
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
 
-from accounts.models import ApiToken, User
-from accounts.services import api_token_revoke
+from accounts.models import ApiToken, ApiTokenScope, User
+from accounts.services import (
+    DEFAULT_EXPIRES_IN_DAYS,
+    MAX_EXPIRES_IN_DAYS,
+    api_token_issue,
+    api_token_revoke,
+)
 
 
 @admin.register(User)
@@ -17,10 +24,30 @@ class UserAdmin(DjangoUserAdmin):
     list_display = ("username", "first_name", "last_name", "email", "is_active", "is_staff")
 
 
+class IssueTokenForm(forms.Form):
+    user = forms.ModelChoiceField(
+        queryset=User.objects.filter(is_active=True).order_by("username"),
+        help_text="The API calls made with the token act as this user and see what they see.",
+    )
+    name = forms.CharField(
+        max_length=100, required=False, help_text='What the integration is, e.g. "Epic interface".'
+    )
+    scope = forms.ChoiceField(choices=ApiTokenScope.choices)
+    expires_in_days = forms.IntegerField(
+        label="Expires in (days)",
+        required=False,
+        min_value=1,
+        max_value=MAX_EXPIRES_IN_DAYS,
+        initial=DEFAULT_EXPIRES_IN_DAYS,
+        help_text="Leave empty for a token that never expires.",
+    )
+
+
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
-    """API tokens are issued with ``manage.py issue_api_token`` (the clear token is printed once
-    there) and revoked here; the admin never adds, edits or deletes them."""
+    """API tokens are issued here (or with ``manage.py issue_api_token``) through the service:
+    the clear token is shown once, on the page that answers the form, and only its hash is
+    kept. They are revoked here; never edited or deleted."""
 
     list_display = (
         "prefix",
@@ -52,8 +79,49 @@ class ApiTokenAdmin(admin.ModelAdmin):
     readonly_fields = fields
     actions = ["revoke_selected"]
 
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+    def add_view(
+        self, request: HttpRequest, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = IssueTokenForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                token, clear = api_token_issue(
+                    actor=request.user,
+                    user=form.cleaned_data["user"],
+                    scope=form.cleaned_data["scope"],
+                    name=form.cleaned_data["name"],
+                    expires_in_days=form.cleaned_data["expires_in_days"],
+                )
+            except ValidationError as exc:
+                for field, errors in exc.message_dict.items():
+                    form.add_error(field if field in form.fields else None, errors)
+            else:
+                # Shown once, in this response only (never in a message, a cookie or a log).
+                response = render(
+                    request,
+                    "admin/accounts/apitoken/issued.html",
+                    {
+                        **self.admin_site.each_context(request),
+                        "token": token,
+                        "clear": clear,
+                        "opts": self.model._meta,
+                        "title": "API token issued",
+                    },
+                )
+                response["Cache-Control"] = "no-store"
+                return response
+        return render(
+            request,
+            "admin/accounts/apitoken/issue.html",
+            {
+                **self.admin_site.each_context(request),
+                "form": form,
+                "opts": self.model._meta,
+                "title": "Issue an API token",
+            },
+        )
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # The change form of one token is read-only; "change" on the list is what the revoke
