@@ -214,7 +214,15 @@ REST_FRAMEWORK = {
 ITB_API_THROTTLE_RATE = env.str("ITB_API_THROTTLE_RATE", default="600/min")
 SPECTACULAR_SETTINGS = {
     "TITLE": "ITB pump clinic API",
-    "DESCRIPTION": "Intrathecal baclofen pump programs, refills, projections and alerts.",
+    "DESCRIPTION": (
+        "Intrathecal baclofen pump programs, refills, projections and alerts. Authenticate with "
+        "`Authorization: Bearer <token>` (issued with `manage.py issue_api_token` or in the "
+        "admin). Changes need `If-Match` with the record's ETag; POSTs accept an "
+        "`Idempotency-Key`. Times are ISO 8601 in UTC; quantities carry their unit in the "
+        "field name."
+    ),
+    # Operations are grouped by resource (the path segment after /api/v1/).
+    "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
