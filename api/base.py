@@ -213,6 +213,12 @@ class ResourceViewSet(GenericViewSet):  # type: ignore[type-arg]
         via = f"API token itb_{token.prefix}" if isinstance(token, ApiToken) else "API (session)"
         self._via_reset = _via.set(via)
 
+    def filter_queryset(self, queryset: Any) -> Any:
+        """Filters and ordering are for lists; a single record is looked up by id alone."""
+        if self.detail:
+            return queryset
+        return super().filter_queryset(queryset)
+
     # --- ETags ---------------------------------------------------------------------------
 
     def represent(self, instance: Model) -> Any:

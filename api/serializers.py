@@ -1,6 +1,7 @@
 """Representations of the resources, and the inputs of their writes. Quantities carry their
 unit in the field name; times are ISO 8601 in UTC."""
 
+import functools
 from decimal import Decimal
 from typing import Any
 
@@ -243,17 +244,34 @@ class PumpSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
         ]
         read_only_fields = fields
 
+    # The nested serializers are built once per response, not once per row: building a
+    # serializer's fields is most of the cost of a list page.
+    @functools.cached_property
+    def _program(self) -> "ProgramSerializer":
+        return ProgramSerializer()
+
+    @functools.cached_property
+    def _catheter(self) -> "CatheterSerializer":
+        return CatheterSerializer()
+
+    @functools.cached_property
+    def _projection(self) -> "ProjectionSerializer":
+        return ProjectionSerializer()
+
     def get_current_program(self, pump: Pump) -> dict[str, Any] | None:
-        """The latest program (prefetched newest first by the view)."""
+        """The program in force now (prefetched by the view: the latest one only)."""
         programs = list(pump.programs.all())
-        return ProgramSerializer(programs[0]).data if programs else None
+        if not programs:
+            return None
+        latest = max(programs, key=lambda program: program.effective_from)
+        return dict(self._program.to_representation(latest))
 
     def get_catheter(self, pump: Pump) -> dict[str, Any] | None:
         current = [c for c in pump.catheters.all() if c.removed_on is None]
-        return CatheterSerializer(current[0]).data if current else None
+        return dict(self._catheter.to_representation(current[0])) if current else None
 
     def get_projection(self, pump: Pump) -> dict[str, Any]:
-        return dict(ProjectionSerializer(pump).data)
+        return dict(self._projection.to_representation(pump))
 
 
 class PumpUpdateSerializer(serializers.Serializer):  # type: ignore[type-arg]

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Prefetch, Q, QuerySet, Value
+from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -258,27 +258,32 @@ class PumpViewSet(mixins.ListModelMixin, ResourceViewSet):
     ordering = ["id"]
 
     def get_queryset(self) -> QuerySet[Pump]:
-        return (
-            visible_pumps(self.request.user)
-            .annotate(
+        pumps = visible_pumps(self.request.user)
+        if not self.detail:  # the ordering stand-ins are for lists only
+            pumps = pumps.annotate(
                 refill_due_at_sort=Coalesce("refill_due_at", Value(NEVER)),
                 projected_alarm_at_sort=Coalesce("projected_alarm_at", Value(NEVER)),
             )
-            .select_related("pump_model", "patient")
-            .prefetch_related(
-                Prefetch(
-                    "programs",
-                    queryset=PumpProgram.objects.order_by("-effective_from")
-                    .prefetch_related("steps")
-                    .select_related("entered_by", "verified_by"),
+        return pumps.select_related("pump_model", "patient").prefetch_related(
+            # Only the program in force (the latest), not the whole history.
+            Prefetch(
+                "programs",
+                queryset=PumpProgram.objects.filter(
+                    pk=Subquery(
+                        PumpProgram.objects.filter(pump=OuterRef("pump"))
+                        .order_by("-effective_from")
+                        .values("pk")[:1]
+                    )
+                )
+                .prefetch_related("steps")
+                .select_related("entered_by", "verified_by"),
+            ),
+            Prefetch(
+                "catheters",
+                queryset=Catheter.objects.filter(removed_on__isnull=True).select_related(
+                    "catheter_model"
                 ),
-                Prefetch(
-                    "catheters",
-                    queryset=Catheter.objects.filter(removed_on__isnull=True).select_related(
-                        "catheter_model"
-                    ),
-                ),
-            )
+            ),
         )
 
     @extend_schema(
