@@ -42,9 +42,13 @@ fmt: install-dev
 typecheck: install-dev
 	$(VENV)/bin/mypy .
 
-## bench: the benchmark scripts (figures go to docs/benchmarks.md)
+## bench: the benchmark scripts (figures go to docs/benchmarks.md); bench/sweep.py needs
+## PostgreSQL (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/itb_bench)
 bench: install-dev
 	$(PY) bench/dosing.py
+	$(PY) bench/sweep.py
+	@scripts/bench-tools.sh
+	$(PY) bench/api.py
 
 clean:
 	rm -rf $(VENV) var/itb.sqlite3 var/celery-broker var/cache var/celerybeat-schedule*
