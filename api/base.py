@@ -15,7 +15,6 @@ from contextvars import Token
 from datetime import UTC
 from typing import Any, TypeVar
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.serializers.json import DjangoJSONEncoder
@@ -27,11 +26,11 @@ from rest_framework.filters import OrderingFilter
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.viewsets import GenericViewSet
 
 from accounts.models import ApiToken
 from api.models import IdempotencyRecord
+from api.throttling import TokenRateThrottle
 from audit.context import _via
 
 M = TypeVar("M", bound=Model)
@@ -77,24 +76,6 @@ class PreconditionFailed(exceptions.APIException):
         "again, check the change, and retry."
     )
     default_code = "precondition_failed"
-
-
-class TokenRateThrottle(SimpleRateThrottle):
-    """Requests per API token (per user for a browser session, per address when anonymous)."""
-
-    scope = "api"
-
-    def get_rate(self) -> str:
-        return str(settings.ITB_API_THROTTLE_RATE)
-
-    def get_cache_key(self, request: Request, view: Any) -> str:
-        if isinstance(request.auth, ApiToken):
-            ident = f"token:{request.auth.pk}"
-        elif request.user and request.user.is_authenticated:
-            ident = f"user:{request.user.pk}"
-        else:
-            ident = f"addr:{self.get_ident(request)}"
-        return f"throttle:api:{ident}"
 
 
 class NullsLastOrdering(OrderingFilter):

@@ -208,6 +208,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    # Every endpoint, the dosing calculators too, counts against the caller's per-token rate.
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.TokenRateThrottle"],
 }
 # Requests per API token (per user for a browser session) and minute; the counters live in the
 # cache (Redis when REDIS_URL is set).

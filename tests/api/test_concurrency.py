@@ -455,6 +455,10 @@ def test_the_sixth_request_of_a_token_in_a_minute_is_429(api_as, api_pump, throt
     assert first.get(f"{PUMPS}{api_pump.pk}/").status_code == 429
     assert first.post(VISITS, book_body(api_pump, API_DUE_AT), format="json").status_code == 429
     assert not RefillVisit.objects.exists()
+    # The dosing calculators and the ping count too.
+    calculator = first.post("/api/v1/dosing/projection/", {}, format="json")
+    assert calculator.status_code == 429
+    assert first.get("/api/v1/ping/").status_code == 429
     # Another token (of the same user) and a browser session have their own allowance.
     assert second.get(PUMPS).status_code == 200
     assert nurse.get(PUMPS).status_code == 200
