@@ -161,12 +161,8 @@ def ensure_database(database_url: str) -> bool:
 
 
 def setup_django(env: dict[str, str]) -> None:
-    for key in ("DJANGO_SETTINGS_MODULE", "DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS"):
-        os.environ[key] = env[key]
-    for key in ("DATABASE_URL", "REDIS_URL", "DJANGO_SECURE_SSL_REDIRECT"):
-        os.environ[key] = env[key]
-    for key in ("DJANGO_SECURE_HSTS_SECONDS", "ITB_API_THROTTLE_RATE", "LOG_LEVEL"):
-        os.environ[key] = env[key]
+    """This process's own Django (seeding, the token, query counts): the server's settings."""
+    os.environ.update(env)
     import django
 
     django.setup()
@@ -785,6 +781,7 @@ def main(argv: list[str] | None = None) -> int:
         results = measure(endpoints, base, token, args, folder)
     except KeyboardInterrupt:
         print("\ninterrupted; stopping gunicorn", file=sys.stderr)
+        shutil.rmtree(folder, ignore_errors=True)
         return 130
     finally:
         server.stop()
