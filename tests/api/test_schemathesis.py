@@ -12,16 +12,13 @@ of patient A1's records about half the time (path ``{id}`` and a body's ``pump``
 request runs in a savepoint that is rolled back, so every example meets the same data and a
 failing example replays on its own. Generation is derandomized (the same examples every run).
 
-Bugs found and not fixed yet are listed in ``KNOWN_BUGS``: each has strict-xfail reproducers
-(``test_known_bug``), which start failing (XPASS) once the bug is fixed, and while it stands
-the fuzzing lets exactly that violation through (``matches``), so it keeps finding anything
-else. A fixed bug moves to ``FIXED_BUGS``, whose requests must then pass every check.
+The requests that showed the bugs this test found (all fixed) are replayed in ``FIXED_BUGS``
+and must pass every check.
 """
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -29,13 +26,10 @@ import schemathesis
 from django.core import signals
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections, transaction
-from django.utils.dateparse import parse_datetime
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
-from schemathesis.core.failures import Failure, FailureGroup, ServerError
 from schemathesis.generation import GenerationMode
-from schemathesis.openapi.checks import JsonSchemaError, UndefinedStatusCode
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
@@ -80,79 +74,15 @@ LIST_PATHS = {
 }
 
 
-def _json(response: Any) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
-
-
-def _person_is_null(failure: Failure, case: Any, response: Any) -> bool:
-    return (
-        isinstance(failure, JsonSchemaError)
-        and failure.instance is None
-        and bool(failure.instance_path)
-        and failure.instance_path[-1] in PERSON_FIELDS
-    )
-
-
-def _sci_level_is_blank(failure: Failure, case: Any, response: Any) -> bool:
-    return (
-        isinstance(failure, JsonSchemaError)
-        and failure.instance == ""
-        and bool(failure.instance_path)
-        and failure.instance_path[-1] == "sci_level"
-    )
-
-
-def _invalid_cursor_is_404(failure: Failure, case: Any, response: Any) -> bool:
-    return (
-        isinstance(failure, UndefinedStatusCode)
-        and failure.status_code == 404
-        and case.operation.path in LIST_PATHS
-        and "cursor" in (case.query or {})
-        and _json(response) == {"detail": "Invalid cursor"}
-    )
-
-
-def _dosing_400_is_not_field_name(failure: Failure, case: Any, response: Any) -> bool:
-    return (
-        isinstance(failure, JsonSchemaError)
-        and case.operation.path.startswith("/api/v1/dosing/")
-        and response.status_code == 400
-        and list(failure.instance_path) == []
-        and "field_name" in str(failure.message)
-    )
-
-
 DATETIME_FILTERS = {
     "/api/v1/pumps/": ("refill_due_before", "refill_due_after"),
     "/api/v1/refill-visits/": ("scheduled_after", "scheduled_before"),
 }
 
 
-def _filter_offset_out_of_range_is_500(failure: Failure, case: Any, response: Any) -> bool:
-    if not (
-        isinstance(failure, ServerError | UndefinedStatusCode)
-        and response.status_code == 500
-        and case.method.upper() == "GET"
-        and case.operation.path in DATETIME_FILTERS
-    ):
-        return False
-    for name in DATETIME_FILTERS[case.operation.path]:
-        try:
-            value = parse_datetime(str((case.query or {}).get(name)))
-        except ValueError:
-            continue
-        offset = value.utcoffset() if value is not None else None
-        if offset is not None and abs(offset) >= timedelta(hours=16):
-            return True
-    return False
-
-
 @dataclass(frozen=True)
 class Repro:
-    """One request that shows a known bug: ``body`` is sent as JSON; with ``valid_body`` it
+    """One request that showed a bug: ``body`` is sent as JSON; with ``valid_body`` it
     is laid over the operation's valid body (tests/api/test_matrix.py ``body_for``)."""
 
     method: str
@@ -162,81 +92,29 @@ class Repro:
     valid_body: bool = False
 
 
-@dataclass(frozen=True)
-class KnownBug:
-    """A failure reported and not fixed yet: ``matches`` recognises exactly it (and nothing
-    else); each of ``reproduce`` shows it."""
-
-    where: str
-    what: str
-    matches: Callable[[Failure, Any, Any], bool]
-    reproduce: tuple[Repro, ...]
-    # Shows only on PostgreSQL (the suite's database): elsewhere the reproducer fails, not XPASS.
-    postgres_only: bool = False
-
-
-# Reported and since fixed; their requests are replayed below (FIXED_BUGS) and must pass.
-REPORTED_BUGS: dict[str, KnownBug] = {
-    "person-fields-null": KnownBug(
-        where="api/serializers.py PersonField",
-        what="acknowledged_by, resolved_by, booked_by, cancelled_by, completed_by, entered_by "
-        "and verified_by are null when nobody did it, but the schema says type string (not "
-        'nullable): an open alert answers "acknowledged_by": null, "resolved_by": null; a '
-        'booked visit "cancelled_by": null, "completed_by": null; a program "verified_by": null.',
-        matches=_person_is_null,
-        reproduce=(
-            Repro("GET", "/api/v1/alerts/{id}/"),
-            Repro("GET", "/api/v1/refill-visits/{id}/"),
-            Repro("GET", "/api/v1/programs/{id}/"),
-        ),
-    ),
-    "sci-level-blank": KnownBug(
-        where="api/serializers.py PatientSerializer.sci_level",
-        what='a patient without an SCI level has "sci_level": "", which is not in the schema\'s '
-        "SciLevelEnum (the read-only ModelSerializer field drops allow_blank, so no BlankEnum).",
-        matches=_sci_level_is_blank,
-        reproduce=(Repro("GET", "/api/v1/patients/{id}/"), Repro("GET", "/api/v1/patients/")),
-    ),
-    "invalid-cursor-404": KnownBug(
-        where="api/views.py LIST_ERRORS (every list)",
-        what='an invalid ?cursor= answers 404 {"detail": "Invalid cursor"} (DRF\'s '
-        "CursorPagination), a status the list operations do not document (200, 400, 401, 429).",
-        matches=_invalid_cursor_is_404,
-        reproduce=tuple(
-            Repro("GET", path, query={"cursor": "not-a-cursor"}) for path in sorted(LIST_PATHS)
-        ),
-    ),
-    "dosing-400-schema": KnownBug(
-        where="dosing/api/views.py ERROR_RESPONSE (every calculator)",
-        what="the 400 body is {<field>: [messages]} but the schema documents an object with a "
-        'required property literally named "field_name".',
-        matches=_dosing_400_is_not_field_name,
-        reproduce=(Repro("POST", "/api/v1/dosing/projection/", body={}),),
-    ),
-    "datetime-filter-offset-500": KnownBug(
-        where="api/views.py PumpFilter / VisitFilter (django_filters IsoDateTimeFilter)",
-        what="a date-time filter with a UTC offset of 16 hours or more (valid ISO 8601, "
-        'Python accepts up to ±23:59) reaches PostgreSQL as is: DataError "time zone '
-        'displacement out of range" and a 500, not a 400: refill_due_before / '
-        "refill_due_after on /api/v1/pumps/, scheduled_after / scheduled_before on "
-        "/api/v1/refill-visits/.",
-        matches=_filter_offset_out_of_range_is_500,
-        reproduce=tuple(
-            Repro("GET", path, query={name: "2026-11-20T00:00:00+17:42"})
-            for path, names in DATETIME_FILTERS.items()
-            for name in names
-        ),
-        postgres_only=True,
-    ),
-}
-
-
-# Bugs this test found that are fixed: their requests must now pass every check.
-# Reported and not fixed yet (none now): fuzzing lets through exactly these failures.
-KNOWN_BUGS: dict[str, KnownBug] = {}
-
+# The bugs this test found, fixed: the requests that showed each must pass every check.
 FIXED_BUGS: dict[str, tuple[Repro, ...]] = {
-    **{name: bug.reproduce for name, bug in REPORTED_BUGS.items()},
+    # User fields (acknowledged_by, cancelled_by, verified_by, ...) are null when nobody did
+    # it; the schema said a non-null string.
+    "person-fields-null": (
+        Repro("GET", "/api/v1/alerts/{id}/"),
+        Repro("GET", "/api/v1/refill-visits/{id}/"),
+        Repro("GET", "/api/v1/programs/{id}/"),
+    ),
+    # A patient without an SCI level has "sci_level": "", which the schema's enum lacked.
+    "sci-level-blank": (Repro("GET", "/api/v1/patients/{id}/"), Repro("GET", "/api/v1/patients/")),
+    # An invalid ?cursor= answers 404, which the lists did not document.
+    "invalid-cursor-404": tuple(
+        Repro("GET", path, query={"cursor": "not-a-cursor"}) for path in sorted(LIST_PATHS)
+    ),
+    # The calculators' 400 body is {<field>: [messages]}; the schema required "field_name".
+    "dosing-400-schema": (Repro("POST", "/api/v1/dosing/projection/", body={}),),
+    # A date-time filter with a UTC offset of 16 h or more reached PostgreSQL as is: a 500.
+    "datetime-filter-offset-500": tuple(
+        Repro("GET", path, query={name: "2026-11-20T00:00:00+17:42"})
+        for path, names in DATETIME_FILTERS.items()
+        for name in names
+    ),
     # POST /api/v1/programs/ with an effective_from before the current program's was a 500
     # (ValueError from dosing/engine/limits.assess_dose_change: "age_years must be >= 0",
     # "implanted_at is after `at`", "last_change_at is after `at`"); now a 400.
@@ -245,14 +123,6 @@ FIXED_BUGS: dict[str, tuple[Repro, ...]] = {
         for at in ("1970-01-01T00:00:00Z", "2000-01-01T00:00:00Z", "2026-10-01T00:00:00Z")
     ),
 }
-
-
-def unknown_failures(group: FailureGroup, case: Any, response: Any) -> list[Failure]:
-    return [
-        failure
-        for failure in group.exceptions
-        if not any(bug.matches(failure, case, response) for bug in KNOWN_BUGS.values())
-    ]
 
 
 # --- Running --------------------------------------------------------------------------------------
@@ -290,18 +160,14 @@ def bearer_for(seeded: Seeded, scope: str) -> dict[str, str]:
 
 
 def call_and_check(case: Any, auth: dict[str, str], checks: list[Any]) -> None:
-    """Send ``case`` in a savepoint that is rolled back and run the checks; failures that are
-    known bugs are let through, anything else fails with schemathesis' report."""
+    """Send ``case`` in a savepoint that is rolled back and run the checks; a failure fails the
+    test with schemathesis' report."""
     with transaction.atomic():
         try:
             response = case.call(headers=auth)
         finally:
             transaction.set_rollback(True)
-    try:
-        case.validate_response(response, checks=checks, headers=auth)
-    except FailureGroup as group:
-        if unknown_failures(group, case, response):
-            raise
+    case.validate_response(response, checks=checks, headers=auth)
 
 
 def test_every_api_operation_is_fuzzed(db: None, wsgi_in_test_transaction: None) -> None:
@@ -388,55 +254,6 @@ def repro_case(repro: Repro, seeded: Seeded) -> Any:
         kwargs["body"] = {**(base or {}), **repro.body}
         kwargs["media_type"] = "application/json"
     return live_schema()[repro.path][repro.method].Case(**kwargs)
-
-
-# Defined only while a bug is known, so an empty list is not a skipped test.
-if KNOWN_BUGS:
-
-    @pytest.mark.parametrize(
-        ("bug", "index"),
-        [
-            pytest.param(
-                name,
-                index,
-                id=f"{name}-{index}",
-                marks=pytest.mark.xfail(
-                    strict=True, raises=FailureGroup, reason=f"{bug.where}: {bug.what}"
-                ),
-            )
-            for name, bug in KNOWN_BUGS.items()
-            for index in range(len(bug.reproduce))
-        ],
-    )
-    def test_known_bug(
-        bug: str,
-        index: int,
-        seeded: Seeded,
-        wsgi_in_test_transaction: None,
-        request: pytest.FixtureRequest,
-    ) -> None:
-        """The requests that show each known bug, checked as the fuzzing checks them: each fails
-        (xfail) while the bug stands and passes (XPASS, a failure under strict) once it is fixed;
-        then move it from KNOWN_BUGS to FIXED_BUGS."""
-        known = KNOWN_BUGS[bug]
-        if known.postgres_only:
-            request.getfixturevalue("postgres")
-        repro = known.reproduce[index]
-        case = repro_case(repro, seeded)
-        auth = bearer_for(seeded, "write")
-        with transaction.atomic():
-            try:
-                response = case.call(headers=auth)
-            finally:
-                transaction.set_rollback(True)
-        try:
-            case.validate_response(response, checks=CHECKS, headers=auth)
-        except FailureGroup as group:
-            other = [f for f in group.exceptions if not known.matches(f, case, response)]
-            assert not other, (
-                f"{repro.method} {repro.path}: expected only the known bug {bug!r}, got {other}"
-            )
-            raise
 
 
 @pytest.mark.parametrize(
