@@ -50,11 +50,13 @@ from datetime import time as clock
 from decimal import Decimal as D
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from bench.common import ensure_database  # noqa: E402 - after the path is set
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/itb_api_bench"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/13"
@@ -142,22 +144,6 @@ def server_env(args: argparse.Namespace) -> dict[str, str]:
     )
     env.pop("DJANGO_DEBUG", None)
     return env
-
-
-def ensure_database(database_url: str) -> bool:
-    """Create the benchmark database if it does not exist; True when it was created."""
-    import psycopg
-    from psycopg import sql
-
-    parts = urlsplit(database_url)
-    name = parts.path.lstrip("/")
-    maintenance = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(maintenance, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if exists is None:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-            return True
-    return False
 
 
 def setup_django(env: dict[str, str]) -> None:

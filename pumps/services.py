@@ -105,6 +105,15 @@ def patient_update(*, actor: Any, patient: Patient, reason: str, **fields: Any) 
     if not reason.strip():
         raise ValidationError({"reason": "Say why the patient's record is changed."})
     locked = Patient.objects.select_for_update().get(pk=patient.pk)
+    return _update_audited(actor=actor, locked=locked, fields=fields, reason=reason, patient=locked)
+
+
+def _update_audited(
+    *, actor: Any, locked: Any, fields: dict[str, Any], reason: str, patient: Patient
+) -> Any:
+    """Set ``fields`` on a row locked by the caller, validate it completely, save it, and audit
+    the old and new values with the reason (nothing when nothing changed). The row is read back,
+    so database-generated columns are current."""
     before = snapshot(locked)
     for name, value in fields.items():
         setattr(locked, name, value)
@@ -119,7 +128,7 @@ def patient_update(*, actor: Any, patient: Patient, reason: str, **fields: Any) 
             action=AuditAction.UPDATE,
             changes=changes,
             reason=reason,
-            patient=locked,
+            patient=patient,
         )
     return locked
 
@@ -237,23 +246,10 @@ def pump_update(*, actor: Any, pump: Pump, reason: str, **fields: Any) -> Pump:
     if not reason.strip():
         raise ValidationError({"reason": ["Say why the pump's record is changed."]})
     locked = Pump.objects.select_for_update().select_related("pump_model").get(pk=pump.pk)
-    before = snapshot(locked)
-    for name, value in fields.items():
-        setattr(locked, name, value)
-    locked.full_clean()
-    locked.save(update_fields=list(fields) or None)
-    changes = diff(before, snapshot(locked))
-    if changes:
-        audit_record(
-            actor=actor,
-            instance=locked,
-            action=AuditAction.UPDATE,
-            changes=changes,
-            reason=reason.strip(),
-            patient=locked.patient,
-        )
-    pump_projection_refresh(pump=locked)
-    return locked
+    _update_audited(
+        actor=actor, locked=locked, fields=fields, reason=reason.strip(), patient=locked.patient
+    )
+    return pump_projection_refresh(pump=locked)
 
 
 # --- Programs and fills --------------------------------------------------------------------------

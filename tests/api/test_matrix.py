@@ -28,6 +28,7 @@ from refills.models import RefillVisit
 from refills.services import refill_cancel
 from tests.api.conftest import SEED_DUE_AT, Seeded
 from tests.conftest import pump_fill_product
+from tests.dosing.test_calculator_api import VALID_BODIES
 
 HTTP_METHODS = ("get", "put", "post", "patch", "delete", "head", "options", "trace")
 
@@ -152,44 +153,6 @@ def iso(value: Any) -> str:
     return str(value.isoformat().replace("+00:00", "Z"))
 
 
-DOSING_BODIES: dict[str, dict[str, Any]] = {
-    "projection": {
-        "concentration": "500 mcg/mL",
-        "daily_dose": 300,
-        "reservoir_volume": "20 mL",
-        "low_reservoir_alarm": 2,
-        "filled_at": "2025-03-03T00:00:00Z",
-        "refill_buffer_days": 7,
-    },
-    "concentration-change": {
-        "old_concentration": 500,
-        "new_concentration": 2000,
-        "daily_dose": 600,
-        "dead_volume": 0.26,
-    },
-    "dose-change": {
-        "current_daily_dose": 400,
-        "proposed_daily_dose": 440,
-        "origin": "spinal",
-        "context": "refill",
-    },
-    "fixed-rate-fill": {
-        "flow_rate": 1,
-        "reservoir_volume": 30,
-        "daily_dose": 400,
-        "stock_concentration": 500,
-    },
-    "starting-dose": {"screening_dose": 50, "effect_duration": 6},
-    "refill-reconciliation": {
-        "reservoir_volume": 20,
-        "filled_at": "2025-03-03T00:00:00Z",
-        "concentration": 500,
-        "daily_dose": 300,
-        "refilled_at": "2025-03-28T00:00:00Z",
-        "volume_removed": 5,
-        "reservoir_capacity": 20,
-    },
-}
 
 
 def body_for(operation: str, seeded: Seeded) -> dict[str, Any] | None:
@@ -198,7 +161,7 @@ def body_for(operation: str, seeded: Seeded) -> dict[str, Any] | None:
     if method == "GET":
         return None
     if template.startswith("/api/v1/dosing/"):
-        return DOSING_BODIES[template.removeprefix("/api/v1/dosing/").strip("/")]
+        return VALID_BODIES[template.removeprefix("/api/v1/dosing/").strip("/")]
     pump = seeded.pumps["a1"]
     bodies: dict[str, dict[str, Any]] = {
         "PATCH /api/v1/pumps/{id}/": {
