@@ -53,7 +53,7 @@ from pumps.models import (
     PumpStatus,
 )
 from pumps.program_change import ProposedProgram, pump_program_change
-from pumps.selectors import patients_visible_to, roles_for_patient
+from pumps.selectors import patients_visible_to, pumps_visible_to, roles_for_patient
 from pumps.services import StepInput, pump_update
 from refills.models import RefillVisit, VisitStatus
 from refills.services import refill_cancel, refill_record, refill_reschedule, refill_schedule
@@ -111,10 +111,6 @@ def require_writer(request: Request, patient: Patient) -> None:
         raise exceptions.PermissionDenied(
             "Only the patient's clinicians, nurses and integrations may change records."
         )
-
-
-def visible_pumps(user: Any) -> QuerySet[Pump]:
-    return Pump.objects.filter(patient__in=patients_visible_to(user))
 
 
 # --- ping --------------------------------------------------------------------------------------
@@ -258,7 +254,7 @@ class PumpViewSet(mixins.ListModelMixin, ResourceViewSet):
     ordering = ["id"]
 
     def get_queryset(self) -> QuerySet[Pump]:
-        pumps = visible_pumps(self.request.user)
+        pumps = pumps_visible_to(self.request.user)
         if not self.detail:  # the ordering stand-ins are for lists only
             pumps = pumps.annotate(
                 refill_due_at_sort=Coalesce("refill_due_at", Value(NEVER)),
@@ -342,7 +338,7 @@ class ProgramViewSet(mixins.ListModelMixin, ResourceViewSet):
 
     def get_queryset(self) -> QuerySet[PumpProgram]:
         return (
-            PumpProgram.objects.filter(pump__in=visible_pumps(self.request.user))
+            PumpProgram.objects.filter(pump__in=pumps_visible_to(self.request.user))
             .select_related("entered_by", "verified_by")
             .prefetch_related("steps")
         )
@@ -379,9 +375,7 @@ class ProgramViewSet(mixins.ListModelMixin, ResourceViewSet):
         incoming = s.ProgramCreateSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
-        pump = get_object_or_404(
-            visible_pumps(request.user).select_related("patient"), pk=data["pump"]
-        )
+        pump = get_object_or_404(pumps_visible_to(request.user), pk=data["pump"])
         require_writer(request, pump.patient)
         if pump.status != PumpStatus.ACTIVE:
             raise exceptions.ValidationError({"pump": ["The pump has been explanted."]})
@@ -450,9 +444,9 @@ class VisitViewSet(mixins.ListModelMixin, ResourceViewSet):
     ordering = ["scheduled_at"]
 
     def get_queryset(self) -> QuerySet[RefillVisit]:
-        return RefillVisit.objects.filter(pump__in=visible_pumps(self.request.user)).select_related(
-            "pump", "booked_by", "cancelled_by", "completed_by"
-        )
+        return RefillVisit.objects.filter(
+            pump__in=pumps_visible_to(self.request.user)
+        ).select_related("pump", "booked_by", "cancelled_by", "completed_by")
 
     @extend_schema(
         summary="Book a refill",
@@ -475,9 +469,7 @@ class VisitViewSet(mixins.ListModelMixin, ResourceViewSet):
         incoming = s.VisitBookSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
-        pump = get_object_or_404(
-            visible_pumps(request.user).select_related("patient"), pk=data["pump"]
-        )
+        pump = get_object_or_404(pumps_visible_to(request.user), pk=data["pump"])
         require_writer(request, pump.patient)
         with service_errors():
             visit = refill_schedule(
