@@ -153,8 +153,6 @@ def iso(value: Any) -> str:
     return str(value.isoformat().replace("+00:00", "Z"))
 
 
-
-
 def body_for(operation: str, seeded: Seeded) -> dict[str, Any] | None:
     """A valid body: a refusal then proves the permission, not bad input."""
     method, template = operation.split(" ", 1)
