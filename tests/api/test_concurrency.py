@@ -8,6 +8,7 @@ The clock is pinned (``api_clock``); the pump is TC-01 in patient A1 filled on 1
 """
 
 import functools
+import socket
 import threading
 import time
 import uuid
@@ -465,3 +466,23 @@ def test_the_sixth_request_of_a_token_in_a_minute_is_429(api_as, api_pump, throt
     # A minute later the token may call again.
     throttled.shift(timedelta(seconds=61))
     assert first.get(PUMPS).status_code == 200
+
+
+def test_the_api_answers_unthrottled_while_redis_is_unreachable(api_as, api_pump, settings):
+    """Regression (soak test): with Redis down every API request was a 500, because the
+    throttle's counter is kept in the cache. The cache now points at a port where nothing
+    listens: the API still answers, unthrottled."""
+    with socket.socket() as probe:  # a free port: connections to it are refused
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    cache = dict(django_settings.CACHES["default"])
+    assert cache["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
+    cache["LOCATION"] = f"redis://127.0.0.1:{closed_port}/0"
+    cache["OPTIONS"] = {**cache.get("OPTIONS", {}), "socket_connect_timeout": 0.5}
+    settings.CACHES = {**django_settings.CACHES, "default": cache}
+    settings.ITB_API_THROTTLE_RATE = "1/min"
+    client = api_as("read_token")
+    for _ in range(3):  # beyond the rate: nothing can count the requests
+        response = client.get(f"{PUMPS}{api_pump.pk}/")
+        assert response.status_code == 200
+        assert response.json()["id"] == api_pump.pk
