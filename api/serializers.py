@@ -368,8 +368,10 @@ class ReconciliationSerializer(serializers.Serializer):  # type: ignore[type-arg
     residual_discrepancy_ml = serializers.DecimalField(
         max_digits=8, decimal_places=4, allow_null=True
     )
+    # The stored fields' own digits (pumps.ReservoirFill): a refill just after the last one
+    # has a tiny expected delivery, so the percentage can run to six digits.
     delivered_discrepancy_percent = serializers.DecimalField(
-        max_digits=8, decimal_places=3, allow_null=True
+        max_digits=9, decimal_places=3, allow_null=True
     )
     flags = serializers.ListField(child=serializers.CharField())
 

@@ -932,3 +932,25 @@ def test_a_failing_request_leaves_no_via_nor_time_zone_behind(api_as, api_pump, 
     assert current_via() == ""
     assert via == ""  # what the next change in this thread would be audited with
     assert zone != "UTC"
+
+
+def test_the_reconciliation_figures_have_the_stored_fields_digits():
+    """Regression: a refill completed minutes after the previous one has a tiny expected
+    delivery, so its discrepancy ran to 144000 % — more digits than the representation
+    allowed: the response failed to render (500) and the refill was rolled back."""
+    from api.serializers import ReconciliationSerializer
+    from pumps.models import ReservoirFill
+
+    fields = ReconciliationSerializer().fields
+    for name in (
+        "expected_residual_ml",
+        "residual_discrepancy_ml",
+        "delivered_discrepancy_percent",
+    ):
+        stored = ReservoirFill._meta.get_field(name)
+        assert (fields[name].max_digits, fields[name].decimal_places) == (
+            stored.max_digits,
+            stored.decimal_places,
+        ), name
+    largest = Decimal("999999.999")
+    assert fields["delivered_discrepancy_percent"].to_representation(largest) == "999999.999"
