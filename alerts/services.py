@@ -26,7 +26,7 @@ def alert_acknowledge(
     resolved). Acknowledging twice keeps the first acknowledgement."""
     if not alerts_visible_to(actor, roles).filter(pk=alert.pk).exists():
         raise PermissionDenied("You are not on this patient's care team.")
-    alert = Alert.objects.select_for_update().get(pk=alert.pk)
+    alert = Alert.objects.select_for_update(no_key=True).get(pk=alert.pk)
     if alert.acknowledged_at is not None:
         return alert
     if alert.status != AlertStatus.OPEN:
@@ -59,7 +59,7 @@ def alert_resolve(*, actor: Any, alert: Alert, reason: str) -> Alert:
     pump that is still running dry."""
     if not alerts_visible_to(actor).filter(pk=alert.pk).exists():
         raise PermissionDenied("You are not on this patient's care team.")
-    alert = Alert.objects.select_for_update().get(pk=alert.pk)
+    alert = Alert.objects.select_for_update(no_key=True).get(pk=alert.pk)
     if alert.status != AlertStatus.OPEN:
         raise ValidationError("This alert is already resolved.")
     if not alert.is_event:

@@ -250,7 +250,7 @@ def pump_program_change(
        the new stored projection.
     """
     pump = (
-        Pump.objects.select_for_update()
+        Pump.objects.select_for_update(no_key=True, of=("self",))
         .select_related("patient__clinic", "pump_model")
         .get(pk=pump.pk)
     )

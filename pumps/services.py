@@ -104,7 +104,7 @@ def patient_update(*, actor: Any, patient: Patient, reason: str, **fields: Any) 
     """Change a patient's details; the audit entry keeps the old and new values and the reason."""
     if not reason.strip():
         raise ValidationError({"reason": "Say why the patient's record is changed."})
-    locked = Patient.objects.select_for_update().get(pk=patient.pk)
+    locked = Patient.objects.select_for_update(no_key=True).get(pk=patient.pk)
     return _update_audited(actor=actor, locked=locked, fields=fields, reason=reason, patient=locked)
 
 
@@ -245,7 +245,11 @@ def pump_update(*, actor: Any, pump: Pump, reason: str, **fields: Any) -> Pump:
         raise ValidationError({name: ["This field cannot be changed here."] for name in unknown})
     if not reason.strip():
         raise ValidationError({"reason": ["Say why the pump's record is changed."]})
-    locked = Pump.objects.select_for_update().select_related("pump_model").get(pk=pump.pk)
+    locked = (
+        Pump.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("pump_model")
+        .get(pk=pump.pk)
+    )
     _update_audited(
         actor=actor, locked=locked, fields=fields, reason=reason.strip(), patient=locked.patient
     )
@@ -300,7 +304,7 @@ def pump_program_create(
     3. Write program, steps and audit entry in this transaction.
     """
     _require_aware(effective_from, "effective_from")
-    pump = Pump.objects.select_for_update().get(pk=pump.pk)
+    pump = Pump.objects.select_for_update(no_key=True).get(pk=pump.pk)
     errors: dict[str, list[str]] = {}
     if pump.status != PumpStatus.ACTIVE:
         errors.setdefault("pump", []).append("The pump has been explanted; it takes no program.")
@@ -435,7 +439,11 @@ def reservoir_fill_record(
     """Record what is in the reservoir after a fill: the start of the next projection.
     ``reconciliation`` holds the engine's comparison with the previous fill, if any."""
     _require_aware(filled_at, "filled_at")
-    pump = Pump.objects.select_for_update().select_related("pump_model").get(pk=pump.pk)
+    pump = (
+        Pump.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("pump_model")
+        .get(pk=pump.pk)
+    )
     errors: dict[str, list[str]] = {}
     if pump.status != PumpStatus.ACTIVE:
         errors.setdefault("pump", []).append("The pump has been explanted; it cannot be filled.")

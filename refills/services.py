@@ -82,7 +82,11 @@ def refill_schedule(
 ) -> RefillVisit:
     """Book a refill visit for ``pump``."""
     now = now or timezone.now()
-    pump = Pump.objects.select_for_update().select_related("patient__clinic").get(pk=pump.pk)
+    pump = (
+        Pump.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("patient__clinic")
+        .get(pk=pump.pk)
+    )
     errors = _check_time(pump=pump, scheduled_at=scheduled_at, late_reason=late_reason, now=now)
     existing = pump.refill_visits.filter(status=VisitStatus.BOOKED).first()
     if existing is not None:
@@ -121,8 +125,12 @@ def refill_reschedule(
 ) -> RefillVisit:
     """Move a booked visit; the audit entry keeps the old time and the reason."""
     now = now or timezone.now()
-    visit = RefillVisit.objects.select_for_update().get(pk=visit.pk)
-    pump = Pump.objects.select_for_update().select_related("patient__clinic").get(pk=visit.pump_id)
+    visit = RefillVisit.objects.select_for_update(no_key=True).get(pk=visit.pk)
+    pump = (
+        Pump.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("patient__clinic")
+        .get(pk=visit.pump_id)
+    )
     errors = _check_time(pump=pump, scheduled_at=scheduled_at, late_reason=late_reason, now=now)
     if visit.status != VisitStatus.BOOKED:
         errors.setdefault("visit", []).append(
@@ -232,7 +240,7 @@ def refill_record(
     from pumps.services import reservoir_fill_record
 
     pump = (
-        Pump.objects.select_for_update()
+        Pump.objects.select_for_update(no_key=True, of=("self",))
         .select_related("patient__clinic", "pump_model")
         .get(pk=pump.pk)
     )
