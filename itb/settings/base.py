@@ -167,9 +167,11 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# With acks_late, a task running when the broker connection drops is delivered again; cancel it
-# rather than let it finish twice (every alert task is safe to rerun).
-CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# With acks_late, a task running when the broker connection drops is delivered again. Let it
+# finish rather than cancel it: cancelling a send after the mail server accepted the message
+# left the delivery in "sending", and the lease then sent it a second time. A redelivered send
+# finds its delivery already claimed or sent (compare-and-set in alerts.outbox) and does nothing.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 # The alert sweep and the outbox dispatcher run every minute (issue: a due alert is raised
 # within one sweep). The worker also runs both once when it starts.
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
