@@ -5,23 +5,127 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from accounts.models import ApiToken, ApiTokenScope, User
+from accounts.forms import AdminSignInForm
+from accounts.models import (
+    ApiToken,
+    ApiTokenScope,
+    LoginEvent,
+    RecoveryCode,
+    TwoFactorDevice,
+    User,
+    UserSession,
+)
 from accounts.services import (
     DEFAULT_EXPIRES_IN_DAYS,
     MAX_EXPIRES_IN_DAYS,
     api_token_issue,
     api_token_revoke,
+    set_change_actor,
 )
+from accounts.two_factor import two_factor_reset
+from audit.admin import ReadOnlyAdmin
+
+# The admin's sign-in form says when sign-in is paused by the lockout (accounts.backends).
+admin.site.login_form = AdminSignInForm
 
 
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
+    """Users. Unticking *Active* (saving the change form) ends the user's browser sessions and
+    revokes their API tokens at once, audited with the administrator as actor."""
+
     fieldsets = (*(DjangoUserAdmin.fieldsets or ()), ("Contact", {"fields": ("phone",)}))
-    list_display = ("username", "first_name", "last_name", "email", "is_active", "is_staff")
+    list_display = (
+        "username",
+        "first_name",
+        "last_name",
+        "email",
+        "is_active",
+        "is_staff",
+        "two_factor",
+    )
+    actions = ["reset_two_factor"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[User]:
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                has_two_factor=Exists(
+                    TwoFactorDevice.objects.filter(user=OuterRef("pk"), confirmed_at__isnull=False)
+                )
+            )
+        )
+
+    @admin.display(boolean=True, description="Two-factor", ordering="has_two_factor")
+    def two_factor(self, obj: Any) -> bool:
+        return bool(getattr(obj, "has_two_factor", False))
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        set_change_actor(obj, actor=request.user, reason="Deactivated in the admin")
+        super().save_model(request, obj, form, change)
+
+    @admin.action(
+        description="Reset two-factor authentication (lost phone): remove the authenticator "
+        "and recovery codes, sign out",
+        permissions=["change"],
+    )
+    def reset_two_factor(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        reset = 0
+        with transaction.atomic():
+            for user in queryset.order_by("pk"):
+                if two_factor_reset(actor=request.user, user=user, reason="Reset in the admin"):
+                    reset += 1
+        skipped = queryset.count() - reset
+        self.message_user(
+            request,
+            f"Reset two-factor authentication of {reset} user(s): they were signed out and set it "
+            "up again at their next sign-in if their clinic requires it.",
+            messages.SUCCESS,
+        )
+        if skipped:
+            self.message_user(
+                request,
+                f"{skipped} selected user(s) had no two-factor authentication to reset.",
+                messages.WARNING,
+            )
+
+
+@admin.register(LoginEvent)
+class LoginEventAdmin(ReadOnlyAdmin):
+    """Every sign-in attempt (passwords and two-factor codes), read only."""
+
+    list_display = (
+        "occurred_at",
+        "username",
+        "user",
+        "address",
+        "method",
+        "outcome",
+        "locked_until",
+    )
+    list_filter = ("outcome", "method", "occurred_at")
+    search_fields = ("username", "address", "user__username")
+    list_select_related = ("user",)
+    date_hierarchy = "occurred_at"
+    fields = (*list_display, "user_agent")
+    readonly_fields = fields
+
+
+@admin.register(UserSession)
+class UserSessionAdmin(ReadOnlyAdmin):
+    """Signed-in browser sessions, read only. Deactivate a user (or reset their two-factor
+    authentication) to end theirs."""
+
+    list_display = ("user", "created_at", "address", "user_agent")
+    search_fields = ("user__username", "address")
+    list_select_related = ("user",)
+    fields = ("user", "created_at", "address", "user_agent")
+    readonly_fields = fields
 
 
 class IssueTokenForm(forms.Form):
@@ -150,3 +254,28 @@ class ApiTokenAdmin(admin.ModelAdmin):
             self.message_user(
                 request, f"{skipped} selected token(s) were already revoked.", messages.WARNING
             )
+
+
+@admin.register(TwoFactorDevice)
+class TwoFactorDeviceAdmin(ReadOnlyAdmin):
+    """Users' authenticators, read only and without their secret. To remove one (a lost phone),
+    use the *Reset two-factor authentication* action on the users list."""
+
+    list_display = ("user", "created_at", "confirmed_at", "last_used_at")
+    list_filter = (("confirmed_at", admin.EmptyFieldListFilter),)
+    search_fields = ("user__username",)
+    list_select_related = ("user",)
+    fields = ("user", "created_at", "confirmed_at", "last_used_at")
+    readonly_fields = fields
+
+
+@admin.register(RecoveryCode)
+class RecoveryCodeAdmin(ReadOnlyAdmin):
+    """Whether each user's recovery codes are used; the codes themselves are never stored."""
+
+    list_display = ("user", "created_at", "used_at")
+    list_filter = (("used_at", admin.EmptyFieldListFilter),)
+    search_fields = ("user__username",)
+    list_select_related = ("user",)
+    fields = ("user", "created_at", "used_at")
+    readonly_fields = fields

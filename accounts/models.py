@@ -129,3 +129,141 @@ class ApiToken(models.Model):
         if written:
             self.last_used_at = now
         return bool(written)
+
+
+# --- Sign-in protection, two-factor authentication and sessions ---------------------------------
+
+
+class LoginMethod(models.TextChoices):
+    PASSWORD = "password", "Password"
+    TOTP = "totp", "Authenticator code"
+    RECOVERY_CODE = "recovery_code", "Recovery code"
+
+
+class LoginOutcome(models.TextChoices):
+    SUCCEEDED = "succeeded", "Signed in"
+    CODE_REQUIRED = "code_required", "Password accepted, code required"
+    FAILED = "failed", "Failed"
+    LOCKED_OUT = "locked_out", "Refused: locked out"
+
+
+class LoginEvent(models.Model):
+    """One sign-in attempt: every password and two-factor code tried, right or wrong, and every
+    attempt refused because its (username, address) pair was locked out.
+
+    ``username`` is what was typed, normalised (``accounts.lockout.normalise_username``), so
+    attempts on accounts that do not exist are kept (and locked out) the same way. The lockout
+    counts ``failed`` rows per (username, address); see ``accounts.lockout``."""
+
+    occurred_at = models.DateTimeField(default=timezone.now, editable=False)
+    username = models.CharField(max_length=150, help_text="As typed, normalised.")
+    user = models.ForeignKey(
+        User,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="login_events",
+        help_text="The account the username names; empty when no account has it.",
+    )
+    address = models.CharField(
+        max_length=45, blank=True, help_text="The client's IP address; empty when unknown."
+    )
+    method = models.CharField(max_length=20, choices=LoginMethod.choices)
+    outcome = models.CharField(max_length=20, choices=LoginOutcome.choices)
+    user_agent = models.CharField(max_length=300, blank=True)
+    locked_until = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Set on the failure that locked the (username, address) pair: sign-in from "
+        "that address with that username is refused until then.",
+    )
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        verbose_name = "sign-in event"
+        indexes = [
+            # The lockout's queries: one (username, address) pair, newest first.
+            models.Index(
+                fields=["username", "address", "-occurred_at"], name="accounts_login_pair_idx"
+            ),
+            models.Index(fields=["-occurred_at"], name="accounts_login_time_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(method__in=LoginMethod.values),
+                name="accounts_loginevent_method_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(outcome__in=LoginOutcome.values),
+                name="accounts_loginevent_outcome_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_outcome_display()}: {self.username} from {self.address or '?'}"
+
+
+class UserSession(models.Model):
+    """A live browser session of a user, so their sessions can be ended at once (deactivation,
+    a two-factor reset) whatever the session engine. Written when the user signs in, removed
+    when they sign out or the session is ended."""
+
+    session_key = models.CharField(max_length=40, unique=True)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="browser_sessions")
+    created_at = models.DateTimeField(default=timezone.now)
+    address = models.CharField(max_length=45, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "signed-in session"
+
+    def __str__(self) -> str:
+        return f"Session of {self.user} since {self.created_at:%Y-%m-%d %H:%M} UTC"
+
+
+class TwoFactorDevice(models.Model):
+    """A user's authenticator app (TOTP, RFC 6238: SHA-1, 6 digits, 30-second steps).
+
+    Created unconfirmed when the user opens the set-up page, confirmed by the first right code.
+    ``last_used_step`` is the last time step accepted: a code of that step or an earlier one is
+    refused (a code seen over a shoulder or replayed from a log cannot be used again)."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="two_factor_device")
+    secret = models.CharField(
+        max_length=64, editable=False, help_text="The shared secret, base32 (RFC 4648)."
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    confirmed_at = models.DateTimeField(
+        null=True, blank=True, help_text="Empty until the user entered a first right code."
+    )
+    last_used_step = models.BigIntegerField(null=True, blank=True, editable=False)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = "two-factor authenticator"
+
+    def __str__(self) -> str:
+        state = "confirmed" if self.confirmed_at else "not confirmed"
+        return f"Authenticator of {self.user} ({state})"
+
+
+class RecoveryCode(models.Model):
+    """A one-time code that stands in for an authenticator code (a lost phone). Only the
+    SHA-256 of the code is kept; the codes are shown once, when they are made."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="recovery_codes")
+    code_hash = models.CharField(max_length=64, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    used_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "code_hash"], name="accounts_recoverycode_unique_per_user"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Recovery code of {self.user} ({'used' if self.used_at else 'unused'})"

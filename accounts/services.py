@@ -109,3 +109,71 @@ def api_token_revoke(*, actor: Any, token: ApiToken, reason: str = "") -> ApiTok
     )
     token.revoked_at, token.revoked_by = locked.revoked_at, locked.revoked_by
     return locked
+
+
+# --- Deactivation ---------------------------------------------------------------------------------
+
+_ACTOR_ATTRIBUTE = "_itb_change_actor"
+_REASON_ATTRIBUTE = "_itb_change_reason"
+
+
+def set_change_actor(user: Any, *, actor: Any, reason: str = "") -> None:
+    """Name who is saving ``user`` and why, for what the save sets off (the deactivation's audit
+    entry and token revocations)."""
+    setattr(user, _ACTOR_ATTRIBUTE, actor)
+    setattr(user, _REASON_ATTRIBUTE, reason)
+
+
+def change_actor(user: Any) -> Any:
+    return getattr(user, _ACTOR_ATTRIBUTE, None)
+
+
+def change_reason(user: Any) -> str:
+    return str(getattr(user, _REASON_ATTRIBUTE, "") or "")
+
+
+@transaction.atomic
+def user_deactivate(*, actor: Any, user: Any, reason: str = "") -> Any:
+    """Deactivate ``user``: they can no longer sign in, their browser sessions end and their API
+    tokens are revoked, at once (``user_access_end``, set off by the save)."""
+    from django.contrib.auth import get_user_model
+
+    locked = get_user_model().objects.select_for_update().get(pk=user.pk)
+    if not locked.is_active:
+        raise ValidationError({"user": "This user is already inactive."})
+    locked.is_active = False
+    set_change_actor(locked, actor=actor, reason=reason)
+    locked.save(update_fields=["is_active"])
+    user.is_active = False
+    return locked
+
+
+@transaction.atomic
+def user_access_end(*, user: Any, actor: Any = None, reason: str = "") -> tuple[int, int]:
+    """What deactivating a user does, whatever path saved it: end their browser sessions,
+    revoke their API tokens (``revoked_by`` the actor when known) and write the audit entry.
+    Returns (sessions ended, tokens revoked)."""
+    from accounts.sessions import user_sessions_end
+
+    sessions = user_sessions_end(user=user)
+    revoked = 0
+    for token in ApiToken.objects.filter(user=user, revoked_at__isnull=True).order_by("pk"):
+        try:
+            api_token_revoke(
+                actor=actor, token=token, reason=f"User {user.get_username()} deactivated"
+            )
+        except ValidationError:  # revoked meanwhile
+            continue
+        revoked += 1
+    summary = (
+        f"{sessions} browser session{'s' if sessions != 1 else ''} ended, "
+        f"{revoked} API token{'s' if revoked != 1 else ''} revoked"
+    )
+    audit_record(
+        actor=actor,
+        instance=user,
+        action=AuditAction.UPDATE,
+        changes={"is_active": [True, False]},
+        reason=f"User deactivated ({summary})" + (f": {reason.strip()}" if reason.strip() else ""),
+    )
+    return sessions, revoked

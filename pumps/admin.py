@@ -100,7 +100,11 @@ class ClinicAdmin(AuditedAdmin):
         "phone",
         "refill_buffer_days",
         "high_risk_refill_buffer_days",
+        "require_two_factor",
+        "session_idle_minutes",
+        "session_max_hours",
     )
+    list_filter = ("require_two_factor",)
     search_fields = ("name",)
     inlines = [StaffInline]
 

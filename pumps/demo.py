@@ -15,6 +15,8 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from audit.models import AuditAction
+from audit.services import audit_record
 from dosing.engine.dilution import solve_dilution
 from dosing.models import DrugProduct, ProductUse
 from dosing.services import dilution_record
@@ -204,8 +206,24 @@ def seed_demo(*, now: datetime | None = None) -> dict[str, int]:
                 phone=phone,
                 after_hours_phone=phone.replace("01", "19", 1),
                 email=f"refills@{name.split()[0].lower()}.itb.invalid",
+                # Two-factor authentication stays optional in the demo: its users have no
+                # authenticator app, and the published demo logins must work with the password
+                # alone. A real clinic keeps the default (required).
+                require_two_factor=False,
             )
             created["clinics"] += 1
+        elif clinic.require_two_factor:
+            # A demo database seeded before clinics had the setting took the new default at
+            # migrate; the demo logins need the password alone.
+            Clinic.objects.filter(pk=clinic.pk).update(require_two_factor=False)
+            audit_record(
+                actor=admin,
+                instance=clinic,
+                action=AuditAction.UPDATE,
+                changes={"require_two_factor": [True, False]},
+                reason="Demo clinic: two-factor authentication optional (demo users have no "
+                "authenticator)",
+            )
         clinics[name] = clinic
 
     demo, second = clinics[DEMO_CLINIC], clinics[SECOND_CLINIC]

@@ -26,6 +26,9 @@ class ClinicFactory(factory.django.DjangoModelFactory[Clinic]):
 
     name = factory.Sequence(lambda n: f"Clinic {n}")
     time_zone = "America/New_York"
+    # New clinics require two-factor authentication by default (the safe setting); the tests'
+    # users have no authenticator, so tests that need it set it.
+    require_two_factor = False
 
 
 class PatientFactory(factory.django.DjangoModelFactory[Patient]):

@@ -134,9 +134,11 @@ def build_navigation(user: Any, request: HttpRequest | None = None) -> Navigatio
     items = [
         _with_count(item, user) for label, name in entries if (item := _entry(label, name, request))
     ]
-    account = [
-        item for item in [_entry("Change password", "password_change", request)] if item is not None
-    ]
+    account_entries = [("Change password", "password_change")]
+    if roles & WORKING_STAFF_ROLES or user.is_staff or user.is_superuser:
+        # Two-factor authentication and signed-in sessions (accounts.views.security).
+        account_entries.append(("Security", "accounts:security"))
+    account = [item for label, name in account_entries if (item := _entry(label, name, request))]
     labels = [role.label for role in ROLE_ORDER if role.value in roles]
     if not labels and user.is_staff:
         labels = ["Administrator"]
@@ -144,4 +146,8 @@ def build_navigation(user: Any, request: HttpRequest | None = None) -> Navigatio
 
 
 def navigation_for(request: HttpRequest) -> Navigation:
+    if getattr(request, "itb_two_factor_pending", False):
+        # Signed in with the password only (accounts.middleware): no menu until the two-factor
+        # code is entered.
+        return Navigation()
     return build_navigation(getattr(request, "user", None), request)

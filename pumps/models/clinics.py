@@ -4,7 +4,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
@@ -28,6 +28,24 @@ def default_refill_buffer_days() -> int:
 
 def default_high_risk_refill_buffer_days() -> int:
     return int(settings.ITB_DEFAULT_HIGH_RISK_REFILL_BUFFER_DAYS)
+
+
+def default_require_two_factor() -> bool:
+    return bool(settings.ITB_TWO_FACTOR_REQUIRED_DEFAULT)
+
+
+def default_session_idle_minutes() -> int:
+    return int(settings.ITB_SESSION_IDLE_MINUTES)
+
+
+def default_session_max_hours() -> int:
+    return int(settings.ITB_SESSION_MAX_HOURS)
+
+
+# Bounds of the clinic session settings: short enough that a forgotten session on a shared
+# workstation ends within a shift, long enough to write a refill note without being signed out.
+SESSION_IDLE_MINUTES_MIN, SESSION_IDLE_MINUTES_MAX = 5, 480
+SESSION_MAX_HOURS_MIN, SESSION_MAX_HOURS_MAX = 1, 24
 
 
 class Clinic(models.Model):
@@ -60,11 +78,61 @@ class Clinic(models.Model):
         help_text="A second clinician or nurse must co-sign program changes that need an "
         "override or change the concentration.",
     )
+    # Sign-in and sessions (accounts.two_factor, accounts.sessions). A user in several clinics
+    # gets the strictest: two-factor if any of them requires it, the shortest session limits.
+    require_two_factor = models.BooleanField(
+        "require two-factor authentication",
+        default=default_require_two_factor,
+        help_text="Clinicians and nurses of this clinic must sign in with a code from an "
+        "authenticator app as well as their password.",
+    )
+    session_idle_minutes = models.PositiveSmallIntegerField(
+        "sign out after inactivity (minutes)",
+        default=default_session_idle_minutes,
+        validators=[
+            MinValueValidator(SESSION_IDLE_MINUTES_MIN),
+            MaxValueValidator(SESSION_IDLE_MINUTES_MAX),
+        ],
+        help_text=f"A browser session with no activity for this long is signed out "
+        f"({SESSION_IDLE_MINUTES_MIN}–{SESSION_IDLE_MINUTES_MAX} minutes).",
+    )
+    session_max_hours = models.PositiveSmallIntegerField(
+        "longest session (hours)",
+        default=default_session_max_hours,
+        validators=[
+            MinValueValidator(SESSION_MAX_HOURS_MIN),
+            MaxValueValidator(SESSION_MAX_HOURS_MAX),
+        ],
+        help_text=f"A browser session is signed out this long after signing in, even when in "
+        f"use ({SESSION_MAX_HOURS_MIN}–{SESSION_MAX_HOURS_MAX} hours).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["name"]
         constraints = [
+            models.CheckConstraint(
+                condition=Q(
+                    session_idle_minutes__gte=SESSION_IDLE_MINUTES_MIN,
+                    session_idle_minutes__lte=SESSION_IDLE_MINUTES_MAX,
+                    session_max_hours__gte=SESSION_MAX_HOURS_MIN,
+                    session_max_hours__lte=SESSION_MAX_HOURS_MAX,
+                ),
+                name="clinic_session_limits_in_bounds",
+                violation_error_message=(
+                    f"Sign out after inactivity must be {SESSION_IDLE_MINUTES_MIN}–"
+                    f"{SESSION_IDLE_MINUTES_MAX} minutes and the longest session "
+                    f"{SESSION_MAX_HOURS_MIN}–{SESSION_MAX_HOURS_MAX} hours."
+                ),
+            ),
+            models.CheckConstraint(
+                condition=Q(session_idle_minutes__lte=models.F("session_max_hours") * 60),
+                name="clinic_session_idle_within_max",
+                violation_error_message=(
+                    "Sign out after inactivity (minutes) cannot be longer than the longest "
+                    "session (hours)."
+                ),
+            ),
             models.CheckConstraint(
                 condition=Q(high_risk_refill_buffer_days__gte=models.F("refill_buffer_days")),
                 name="clinic_high_risk_buffer_not_shorter",

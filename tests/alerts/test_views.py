@@ -576,8 +576,8 @@ def _second_filled_pump(world) -> Pump:
 
 
 def test_board_queries_do_not_grow_with_pumps_or_alerts(world, filled_pump, clock):
+    raise_not_booked(clock)  # moves the clock: sign in afterwards, or the session has expired
     client = logged_in(world.nurse)
-    raise_not_booked(clock)
 
     def board_queries() -> int:
         with CaptureQueriesContext(connection) as ctx:
