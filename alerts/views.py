@@ -37,6 +37,7 @@ from alerts.kinds import KINDS, group_names
 from alerts.models import SEVERITY_RANK, Alert, AlertKind, AlertStatus
 from alerts.selectors import alert_clinic_ids, alerts_visible_to, can_handle_alerts
 from alerts.services import alert_acknowledge, alert_resolve
+from audit.access import note_patient_read
 from pumps.models import Clinic
 
 PAGE_SIZE = 50
@@ -103,6 +104,7 @@ def alert_list(request: HttpRequest) -> HttpResponse:
         .order_by("-severity_rank", "-raised_at", "-pk")
     )
     page = Paginator(alerts, PAGE_SIZE).get_page(request.GET.get("page"))
+    note_patient_read(request, [alert.patient_id for alert in page.object_list], "alert list")
     clinic_list = list(clinics)
     return render(
         request,
@@ -136,6 +138,7 @@ def _detail_response(
     resolve_form: ResolveForm | None = None,
     status: int = 200,
 ) -> HttpResponse:
+    note_patient_read(request, [alert.patient_id], "alert detail")
     is_open = alert.status == AlertStatus.OPEN
     deliveries = list(alert.deliveries.select_related("user").order_by("stage", "created_at", "pk"))
     return render(

@@ -19,11 +19,12 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
-from django.db.models import Model
+from django.db.models import F, Model
 from django.utils import timezone
 from rest_framework import exceptions, status
 from rest_framework.filters import OrderingFilter
 from rest_framework.pagination import CursorPagination
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.viewsets import GenericViewSet
@@ -31,7 +32,9 @@ from rest_framework.viewsets import GenericViewSet
 from accounts.models import ApiToken
 from api.models import IdempotencyRecord
 from api.throttling import TokenRateThrottle
+from audit.access import note_patient_read
 from audit.context import _via
+from audit.models import AccessChannel
 
 M = TypeVar("M", bound=Model)
 
@@ -167,6 +170,23 @@ def idempotent(handler: Callable[..., Response]) -> Callable[..., Response]:
     return wrapper
 
 
+# The annotation that carries a record's patient id on reads (ResourceViewSet.filter_queryset).
+ACCESS_PATIENT_ID = "access_patient_id"
+
+
+def _patient_id_of(record: Any, path: str) -> Any:
+    """The patient id of a record read through the API: the annotation, or the path walked
+    (a list may read its page as dicts of values: ``PumpViewSet``)."""
+    if isinstance(record, dict):
+        return record[ACCESS_PATIENT_ID]
+    if hasattr(record, ACCESS_PATIENT_ID):
+        return getattr(record, ACCESS_PATIENT_ID)
+    value = record
+    for part in path.split("__"):
+        value = getattr(value, part)
+    return value
+
+
 class ResourceViewSet(GenericViewSet):  # type: ignore[type-arg]
     """The base of every resource: throttled per token, cursor-paginated, audited as coming
     through the API (naming the token), with ETag / If-Match on single records."""
@@ -174,6 +194,9 @@ class ResourceViewSet(GenericViewSet):  # type: ignore[type-arg]
     pagination_class = Cursor
     throttle_classes = [TokenRateThrottle]
     lookup_value_regex = r"\d+"
+    # How a record reaches its patient ("patient_id", "pump__patient_id"): every read (list page
+    # or single record) is then recorded in the patient access log. None: names no patient.
+    access_patient_path: str | None = None
 
     def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
         """Times in and out in UTC, whatever the clinic's zone; both the zone and the audit
@@ -195,10 +218,42 @@ class ResourceViewSet(GenericViewSet):  # type: ignore[type-arg]
         self._via_reset = _via.set(via)
 
     def filter_queryset(self, queryset: Any) -> Any:
-        """Filters and ordering are for lists; a single record is looked up by id alone."""
+        """Filters and ordering are for lists; a single record is looked up by id alone. Reads
+        carry each record's patient id (in the same query) for the access log."""
+        if self.access_patient_path and self.request.method in SAFE_METHODS:
+            queryset = queryset.annotate(**{ACCESS_PATIENT_ID: F(self.access_patient_path)})
         if self.detail:
             return queryset
         return super().filter_queryset(queryset)
+
+    def paginate_queryset(self, queryset: Any) -> Any:
+        page = super().paginate_queryset(queryset)
+        self.note_reads(page or (), "list")
+        return page
+
+    def note_patient_reads(self, patient_ids: list[Any], what: str) -> None:
+        """Note reads of these patients' records ("pump detail" is written "API pump detail")
+        when a view reads without model instances."""
+        if self.request.method in SAFE_METHODS:
+            note_patient_read(self.request, patient_ids, f"API {what}", channel=AccessChannel.API)
+
+    def _model_of(self, record: Any) -> Any:
+        if isinstance(record, dict):  # a page read as values: the serializer names the model
+            return self.get_serializer_class().Meta.model  # type: ignore[attr-defined]
+        return type(record)
+
+    def note_reads(self, records: Any, kind: str) -> None:
+        """Note the patients of ``records`` as read ("API pump list", "API pump detail"); the
+        rows are written after the response, in one INSERT (audit.access)."""
+        path = self.access_patient_path
+        if not path or not records or self.request.method not in SAFE_METHODS:
+            return
+        note_patient_read(
+            self.request,
+            [_patient_id_of(record, path) for record in records],
+            f"API {self._model_of(records[0])._meta.verbose_name} {kind}",
+            channel=AccessChannel.API,
+        )
 
     # --- ETags ---------------------------------------------------------------------------
 
@@ -211,9 +266,14 @@ class ResourceViewSet(GenericViewSet):  # type: ignore[type-arg]
         return response
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        data = self.represent(self.get_object())
+        instance = self.get_object()
+        self.note_reads([instance], "detail")
+        return self.conditional(self.represent(instance))
+
+    def conditional(self, data: Any) -> Response:
+        """``data`` with its ETag, or 304 Not Modified when it matches If-None-Match."""
         etag = etag_of(data)
-        if request.headers.get("If-None-Match") == etag:
+        if self.request.headers.get("If-None-Match") == etag:
             response = Response(status=status.HTTP_304_NOT_MODIFIED)
             response["ETag"] = etag
             return response
@@ -227,9 +287,9 @@ class ResourceViewSet(GenericViewSet):  # type: ignore[type-arg]
             raise PreconditionRequired()
         model = type(instance)
         locked = (
-            self.get_queryset().select_for_update(of=("self",)).get(pk=instance.pk)
+            self.get_queryset().select_for_update(no_key=True, of=("self",)).get(pk=instance.pk)
             if self.get_queryset().model is model
-            else model._default_manager.select_for_update().get(pk=instance.pk)
+            else model._default_manager.select_for_update(no_key=True).get(pk=instance.pk)
         )
         if expected.strip() not in ("*", etag_of(self.represent(locked))):
             raise PreconditionFailed()

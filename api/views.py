@@ -174,6 +174,7 @@ class PatientFilter(filters.FilterSet):
 )
 class PatientViewSet(mixins.ListModelMixin, ResourceViewSet):
     serializer_class = s.PatientSerializer
+    access_patient_path = "id"
     filterset_class = PatientFilter
     filter_backends = [filters.DjangoFilterBackend, NullsLastOrdering]
     ordering_fields = ["id", "family_name"]
@@ -201,6 +202,7 @@ class PatientViewSet(mixins.ListModelMixin, ResourceViewSet):
 )
 class CareTeamViewSet(mixins.ListModelMixin, ResourceViewSet):
     serializer_class = s.CareTeamMemberSerializer
+    access_patient_path = "patient_id"
     filter_backends = [filters.DjangoFilterBackend, NullsLastOrdering]
     filterset_fields = ["clinic", "patient", "role"]
     ordering_fields = ["id"]
@@ -247,6 +249,7 @@ class PumpFilter(filters.FilterSet):
 )
 class PumpViewSet(mixins.ListModelMixin, ResourceViewSet):
     serializer_class = s.PumpSerializer
+    access_patient_path = "patient_id"
     filterset_class = PumpFilter
     filter_backends = [filters.DjangoFilterBackend, NullsLastOrdering]
     ordering_fields = ["id", "refill_due_at", "projected_alarm_at", "implanted_on"]
@@ -331,6 +334,7 @@ class PumpViewSet(mixins.ListModelMixin, ResourceViewSet):
 )
 class ProgramViewSet(mixins.ListModelMixin, ResourceViewSet):
     serializer_class = s.ProgramSerializer
+    access_patient_path = "pump__patient_id"
     filter_backends = [filters.DjangoFilterBackend, NullsLastOrdering]
     filterset_fields = ["pump"]
     ordering_fields = ["id", "effective_from"]
@@ -438,6 +442,7 @@ class VisitFilter(filters.FilterSet):
 )
 class VisitViewSet(mixins.ListModelMixin, ResourceViewSet):
     serializer_class = s.RefillVisitSerializer
+    access_patient_path = "pump__patient_id"
     filterset_class = VisitFilter
     filter_backends = [filters.DjangoFilterBackend, NullsLastOrdering]
     ordering_fields = ["id", "scheduled_at"]
@@ -687,6 +692,7 @@ class AlertFilter(filters.FilterSet):
 )
 class AlertViewSet(mixins.ListModelMixin, ResourceViewSet):
     serializer_class = s.AlertSerializer
+    access_patient_path = "patient_id"
     filterset_class = AlertFilter
     filter_backends = [filters.DjangoFilterBackend, NullsLastOrdering]
     ordering_fields = ["id", "raised_at"]

@@ -1,12 +1,17 @@
+from operator import attrgetter
 from typing import Any
 
 from django import forms
 from django.contrib import admin
-from django.db import models
-from django.http import HttpRequest
+from django.db import models, transaction
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
 
-from audit.models import AuditAction, AuditEntry
+from audit.access import note_patient_read
+from audit.models import AccessChannel, AccessLogEntry, AuditAction, AuditEntry
 from audit.services import audit_record, diff, snapshot
+
+ADMIN_DELETE_REASON = "Deleted in the admin"
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -106,6 +111,63 @@ class AuditedAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    # An admin that allows deletion (removing someone from a care team) audits it: the old
+    # values, in the same transaction as the delete.
+    def _audit_delete(self, request: HttpRequest, obj: Any) -> None:
+        audit_record(
+            actor=request.user,
+            instance=obj,
+            action=AuditAction.DELETE,
+            changes=diff(snapshot(obj), {}),
+            reason=ADMIN_DELETE_REASON,
+            patient=self.audit_patient(obj),
+        )
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        with transaction.atomic():
+            self._audit_delete(request, obj)
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        with transaction.atomic():
+            for obj in queryset:
+                self._audit_delete(request, obj)
+            super().delete_queryset(request, queryset)
+
+
+class RecordsPatientReads(admin.ModelAdmin):
+    """The change list and the change form record the patients they show in the access log
+    (``access_patient_attr`` reaches a row's patient id: "pk" for patients, "patient_id" for a
+    pump), with the rows the page already loaded: no extra query."""
+
+    access_patient_attr = "pk"
+
+    def _note(self, request: HttpRequest, records: Any, kind: str) -> None:
+        patient_of = attrgetter(self.access_patient_attr)
+        note_patient_read(
+            request,
+            [patient_of(record) for record in records],
+            f"admin {self.model._meta.verbose_name} {kind}",
+            channel=AccessChannel.ADMIN,
+        )
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        response = super().changelist_view(request, extra_context)
+        changelist = (getattr(response, "context_data", None) or {}).get("cl")
+        if changelist is not None:
+            # The page's own queryset: the template iterates the same, now cached, rows.
+            self._note(request, changelist.result_list, "list")
+        return response
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
+        response = super().change_view(request, object_id, form_url, extra_context)
+        original = (getattr(response, "context_data", None) or {}).get("original")
+        if original is not None:
+            self._note(request, [original], "page")
+        return response
+
 
 @admin.register(AuditEntry)
 class AuditEntryAdmin(ReadOnlyAdmin):
@@ -115,3 +177,27 @@ class AuditEntryAdmin(ReadOnlyAdmin):
     date_hierarchy = "occurred_at"
     list_select_related = ("actor",)
     formfield_overrides = {models.JSONField: {"widget": forms.Textarea}}
+
+
+@admin.register(AccessLogEntry)
+class AccessLogEntryAdmin(ReadOnlyAdmin):
+    """Who read which patient's record: viewable here, written only by the access-log
+    middleware, never edited or deleted."""
+
+    list_display = (
+        "occurred_at",
+        "patient",
+        "actor",
+        "what",
+        "channel",
+        "api_token",
+        "request_id",
+        "client_address",
+        "method",
+        "path",
+    )
+    list_filter = ("channel", "what")
+    search_fields = ("request_id", "actor__username", "patient__mrn", "patient__family_name")
+    date_hierarchy = "occurred_at"
+    list_select_related = ("patient", "actor", "api_token")
+    raw_id_fields = ("patient", "actor", "api_token")

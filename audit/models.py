@@ -3,6 +3,9 @@
 Rows are written by the services in the same transaction as the change they describe, so a
 change without its audit row (or the reverse) cannot be committed. On PostgreSQL a trigger
 refuses UPDATE and DELETE on the table (migration 0002).
+
+The access log (``AccessLogEntry``) is its read-side twin: one row per patient record shown,
+append-only in the same way (migration 0004).
 """
 
 from django.conf import settings
@@ -66,3 +69,75 @@ class AuditEntry(HistoryRecord):
         return (
             f"{self.get_action_display()} {self.record_repr} at {self.occurred_at:%Y-%m-%d %H:%M}"
         )
+
+
+class AccessChannel(models.TextChoices):
+    PAGE = "page", "Page"
+    API = "api", "API"
+    FEED = "feed", "Calendar feed"
+    ADMIN = "admin", "Admin"
+
+
+class AccessLogEntry(HistoryRecord):
+    """One read of one patient's record: who, which patient, what they looked at, when, and
+    the request it came with. Written in bulk after the response (``audit.access``); never
+    changed or deleted (on PostgreSQL a trigger refuses UPDATE and DELETE, migration 0004)."""
+
+    EDIT_REFUSED = "The access log is append-only and cannot be changed."
+    DELETE_REFUSED = "The access log is append-only and cannot be deleted."
+
+    occurred_at = models.DateTimeField()
+    # No single-column indexes on the foreign keys: the two composite indexes below serve the
+    # reads (a patient's log, a person's reads) and every extra index costs each insert.
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        db_index=False,
+        related_name="patient_reads",
+        help_text="Who read the record (a calendar feed's owner for a feed).",
+    )
+    api_token = models.ForeignKey(
+        "accounts.ApiToken",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        db_index=False,
+        related_name="+",
+        help_text="The API token the read came with, if any.",
+    )
+    patient = models.ForeignKey(
+        "pumps.Patient",
+        on_delete=models.PROTECT,
+        db_index=False,
+        related_name="access_log",
+    )
+    what = models.CharField(
+        max_length=60, help_text='What was read, e.g. "patient page" or "API pump list".'
+    )
+    channel = models.CharField(max_length=10, choices=AccessChannel.choices)
+    request_id = models.CharField(max_length=64, blank=True)
+    client_address = models.GenericIPAddressField(null=True, blank=True)
+    method = models.CharField(max_length=10)
+    path = models.CharField(
+        max_length=300, help_text="Without the query string; feed secrets are redacted."
+    )
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        verbose_name = "access log entry"
+        verbose_name_plural = "access log"
+        indexes = [
+            models.Index(fields=["patient", "-occurred_at"], name="access_patient_idx"),
+            models.Index(fields=["actor", "-occurred_at"], name="access_actor_idx"),
+            # What a leaked token read: only API rows carry a token, so the index stays small.
+            models.Index(
+                fields=["api_token", "-occurred_at"],
+                name="access_token_idx",
+                condition=models.Q(api_token__isnull=False),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.what} of patient {self.patient_id} at {self.occurred_at:%Y-%m-%d %H:%M}"

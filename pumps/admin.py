@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 from django.contrib import admin
 from django.http import HttpRequest
 
-from audit.admin import AuditedAdmin, ReadOnlyAdmin
+from audit.admin import AuditedAdmin, ReadOnlyAdmin, RecordsPatientReads
 from dosing.engine.units import format_quantity
 from dosing.selectors import DosingRulesMissing
 from pumps.models import (
@@ -110,7 +110,7 @@ class ClinicAdmin(AuditedAdmin):
 
 
 @admin.register(Patient)
-class PatientAdmin(AuditedAdmin):
+class PatientAdmin(RecordsPatientReads, AuditedAdmin):
     list_display = (
         "family_name",
         "given_name",
@@ -204,7 +204,8 @@ class CatheterModelAdmin(AuditedAdmin):
 
 
 @admin.register(Pump)
-class PumpAdmin(AuditedAdmin):
+class PumpAdmin(RecordsPatientReads, AuditedAdmin):
+    access_patient_attr = "patient_id"
     list_display = (
         "__str__",
         "patient",

@@ -12,6 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
+from audit.access import note_patient_read
 from dosing.display import plain
 from pumps.models import CareRole, CareTeamMember, ProgramMode, Pump, PumpStatus
 from pumps.program_change import current_program, pump_program_change, review_program_change
@@ -77,6 +78,7 @@ def _apply_errors(exc: ValidationError, forms_: list[Any]) -> list[str]:
 @login_required
 def program_change(request: HttpRequest, pk: int) -> HttpResponse:
     pump = _staff_pump(request, pk)
+    note_patient_read(request, [pump.patient_id], "program change form")
     # Times on this page are entered and shown in the clinic's time zone.
     timezone.activate(ZoneInfo(pump.patient.clinic.time_zone))
     latest = pump.programs.order_by("-effective_from").first()

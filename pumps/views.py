@@ -18,6 +18,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
+from audit.access import note_patient_read
 from dosing.display import plain
 from dosing.engine.programs import (
     FlexProgram,
@@ -208,6 +209,7 @@ def _stored_values(
 @login_required
 def patient_detail(request: HttpRequest, pk: int) -> HttpResponse:
     patient = staff_patient_or_404(request, pk)
+    note_patient_read(request, [patient.pk], "patient page")
     zone = patient.effective_time_zone
     now = timezone.now()
     pump = (

@@ -12,6 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 
+from audit.access import note_patient_read
 from dosing.models import DrugProduct, ProductUse
 from pumps.forms import number_messages
 from pumps.models import CareRole, CareTeamMember, Pump, ReservoirFill
@@ -103,6 +104,7 @@ def _staff_pump(request: HttpRequest, pk: int) -> Pump:
 @login_required
 def record_refill(request: HttpRequest, pk: int) -> HttpResponse:
     pump = _staff_pump(request, pk)
+    note_patient_read(request, [pump.patient_id], "refill record form")
     timezone.activate(ZoneInfo(pump.patient.clinic.time_zone))
     context: dict[str, Any] = {"pump": pump, "patient": pump.patient}
     if request.method != "POST":
@@ -163,6 +165,7 @@ def _replayed_fill(pump: Pump, data: dict[str, Any]) -> ReservoirFill | None:
 def record_done(request: HttpRequest, pk: int) -> HttpResponse:
     fill = get_object_or_404(ReservoirFill.objects.select_related("pump"), pk=pk)
     pump = _staff_pump(request, fill.pump_id)
+    note_patient_read(request, [pump.patient_id], "refill record result")
     flags = [FLAG_ADVICE[f] for f in fill.reconciliation_flags.split(",") if f in FLAG_ADVICE]
     return render(
         request,

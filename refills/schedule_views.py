@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -22,6 +23,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
+from audit.access import note_patient_read
+from audit.models import AccessChannel, AuditAction
+from audit.services import audit_record
 from pumps.models import CareRole, CareTeamMember, Clinic, Patient, Pump
 from pumps.selectors import clinics_staffed_by, patients_visible_to, pumps_visible_to
 from refills import calendar as cal
@@ -147,6 +151,7 @@ def _local(moment: datetime, zone: str) -> str:
 @require_http_methods(["GET", "POST"])
 def schedule(request: HttpRequest, pump_pk: int) -> HttpResponse:
     pump = get_object_or_404(_pumps_for(request.user), pk=pump_pk)
+    note_patient_read(request, [pump.patient_id], "refill booking form")
     clinic = pump.patient.clinic
     now = timezone.now()
     if request.method == "POST":
@@ -195,6 +200,7 @@ def schedule(request: HttpRequest, pump_pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def reschedule(request: HttpRequest, visit_pk: int) -> HttpResponse:
     visit = get_object_or_404(_visits_for(request.user), pk=visit_pk)
+    note_patient_read(request, [visit.pump.patient_id], "refill reschedule form")
     pump, clinic = visit.pump, visit.pump.patient.clinic
     now = timezone.now()
     if request.method == "POST":
@@ -250,6 +256,7 @@ def reschedule(request: HttpRequest, visit_pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def cancel(request: HttpRequest, visit_pk: int) -> HttpResponse:
     visit = get_object_or_404(_visits_for(request.user), pk=visit_pk)
+    note_patient_read(request, [visit.pump.patient_id], "refill cancel form")
     clinic = visit.pump.patient.clinic
     if request.method == "POST":
         form = CancelForm(request.POST)
@@ -339,6 +346,9 @@ def calendar_view(request: HttpRequest) -> HttpResponse:
     grid = cal.place(
         days, entries, today=today, month=context["month"].month if view == "month" else None
     )
+    note_patient_read(
+        request, [e.visit.pump.patient_id for d in grid for e in d.entries], "calendar"
+    )
     base = reverse("refills:calendar")
     context.update(
         days=grid,
@@ -379,7 +389,19 @@ def feeds(request: HttpRequest) -> HttpResponse:
         form = FeedCreateForm(request.POST, clinics=clinics, caregiver=caregiver)
         if form.is_valid():
             kind, clinic = form.feed_scope()
-            CalendarFeed.objects.create(user=owner, kind=kind, clinic=clinic)
+            with transaction.atomic():
+                feed = CalendarFeed.objects.create(user=owner, kind=kind, clinic=clinic)
+                # Audited without its token: the secret address never enters the trail.
+                audit_record(
+                    actor=owner,
+                    instance=feed,
+                    action=AuditAction.CREATE,
+                    changes={
+                        "user": [None, owner.pk],
+                        "kind": [None, kind],
+                        "clinic": [None, feed.clinic_id],
+                    },
+                )
             messages.success(
                 request,
                 "Calendar feed created. Copy its address into your calendar app; anyone with "
@@ -412,9 +434,18 @@ def feed_revoke(request: HttpRequest, feed_pk: int) -> HttpResponse:
         revoked_at__isnull=True,
     )
     if request.method == "POST":
-        CalendarFeed.objects.filter(pk=feed.pk, revoked_at__isnull=True).update(
-            revoked_at=timezone.now()
-        )
+        now = timezone.now()
+        with transaction.atomic():
+            if CalendarFeed.objects.filter(pk=feed.pk, revoked_at__isnull=True).update(
+                revoked_at=now
+            ):
+                audit_record(
+                    actor=owner,
+                    instance=feed,
+                    action=AuditAction.UPDATE,
+                    changes={"revoked_at": [None, now.isoformat()]},
+                    reason="Revoked by its owner",
+                )
         messages.success(request, "Calendar feed revoked: its address no longer works.")
         return redirect("refills:feeds")
     return render(request, "refills/feed_revoke.html", {"feed": feed})
@@ -474,9 +505,18 @@ def ical(request: HttpRequest, token: str) -> HttpResponse:
         if feed.kind == FeedKind.CLINIC and feed.clinic is not None
         else "Baclofen pump refills"
     )
+    visits = list(_feed_visits(feed))
+    # A feed read is a read by the feed's owner, whoever's calendar app fetched it.
+    note_patient_read(
+        request,
+        [v.pump.patient_id for v in visits],
+        "calendar feed",
+        actor=feed.user,
+        channel=AccessChannel.FEED,
+    )
     body = render_calendar(
         name=name,
-        events=[_event(v, feed.kind) for v in _feed_visits(feed)],
+        events=[_event(v, feed.kind) for v in visits],
         now=timezone.now(),
     )
     response = HttpResponse(body.encode("utf-8"), content_type="text/calendar; charset=utf-8")

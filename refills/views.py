@@ -4,6 +4,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
+from audit.access import note_patient_read
 from pumps.selectors import clinics_staffed_by
 from refills.board import FLAGS, board_rows, with_open_alerts
 
@@ -43,6 +44,7 @@ def board(request: HttpRequest) -> HttpResponse:
     )
     # Each pump's open alerts: one more query for the whole page.
     rows = with_open_alerts(request.user, rows)
+    note_patient_read(request, [row.pump.patient_id for row in rows], "board")
     return render(
         request,
         "refills/board.html",

@@ -7,6 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
+from audit.access import note_patient_read
 from pumps.models import CareRole, Clinic, Patient, Pump
 from pumps.selectors import patients_visible_to, pumps_visible_to
 from refills.views import board as refill_board
@@ -51,6 +52,7 @@ def caregiver(request: HttpRequest) -> HttpResponse:
     )
     if not patients:
         raise Http404("No patients in your care.")
+    note_patient_read(request, [patient.pk for patient in patients], "caregiver page")
     pumps = {
         pump.patient_id: pump
         for pump in pumps_visible_to(user, active_only=True).filter(patient__in=patients)
