@@ -46,13 +46,20 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every response, log line and access-log row of the request carries its id.
+    "audit.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "itb.security.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.middleware.SessionTimeoutMiddleware",
+    "accounts.middleware.TwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # After the view: the patient reads it noted, in one INSERT (audit/access.py).
+    "audit.middleware.AccessLogMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -234,15 +241,112 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
+# --- Security headers ---------------------------------------------------------------------------
+# On every response, in every environment (itb/security.py adds the CSP and Permissions-Policy;
+# Django's middleware the rest). No inline script or style anywhere: pages use static/css and the
+# API docs their sidecar files, so a script injected into a page cannot run.
+ITB_CONTENT_SECURITY_POLICY: dict[str, list[str]] = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'"],
+    # data: for the small icons Swagger UI and the admin embed in their stylesheets.
+    "img-src": ["'self'", "data:"],
+    "font-src": ["'self'"],
+    "connect-src": ["'self'"],
+    "object-src": ["'none'"],
+    "base-uri": ["'none'"],
+    "frame-ancestors": ["'none'"],
+    "form-action": ["'self'"],
+}
+# Features no page uses, turned off for the page and anything it could embed.
+ITB_PERMISSIONS_POLICY: dict[str, list[str]] = {
+    name: []
+    for name in (
+        "accelerometer",
+        "autoplay",
+        "camera",
+        "display-capture",
+        "geolocation",
+        "gyroscope",
+        "hid",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "screen-wake-lock",
+        "serial",
+        "usb",
+        "xr-spatial-tracking",
+    )
+}
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# A refused form (no or stale CSRF token) gets the plain 403 page with what to do next.
+CSRF_FAILURE_VIEW = "itb.views.csrf_failure"
+
+# --- Access log ---------------------------------------------------------------------------------
+# How many reverse proxies in front of the app append the client's address to X-Forwarded-For
+# (0: clients connect directly). The access log records the address the outermost one saw.
+ITB_TRUSTED_PROXIES = env.int("ITB_TRUSTED_PROXIES", default=0)
+
 # --- Logging ------------------------------------------------------------------------------------
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Every line names its request (the X-Request-ID header; "-" outside a request).
+    # Secrets in URLs and database row values are redacted from every line (itb/security.py).
+    "filters": {
+        "request_id": {"()": "audit.request_id.RequestIdFilter"},
+        "redact": {"()": "itb.security.RedactingFilter"},
+    },
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"}
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["request_id", "redact"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # No error reports by email: Django's mail_admins handler would send the request's
+        # POST data (patient details) with the traceback. Errors go to the console like the
+        # rest (the path and traceback only), and the error page shows the request id.
+        "django": {"handlers": [], "level": "INFO"},
+        # At DEBUG it logs every missing template variable with the whole template context,
+        # patients included.
+        "django.template": {"level": "INFO"},
+    },
 }
+
+# --- Sign-in and sessions -----------------------------------------------------------------------
+# Every password sign-in (the site and the admin) goes through the lockout backend: after
+# ITB_LOGIN_MAX_FAILURES failed passwords or two-factor codes within the window, that username is
+# refused from that address for the cool-off. Other addresses are unaffected, so nobody can lock
+# a nurse out from everywhere by typing her username (accounts/lockout.py).
+AUTHENTICATION_BACKENDS = ["accounts.backends.LockoutModelBackend"]
+ITB_LOGIN_MAX_FAILURES = env.int("ITB_LOGIN_MAX_FAILURES", default=5)
+ITB_LOGIN_FAILURE_WINDOW_MINUTES = env.int("ITB_LOGIN_FAILURE_WINDOW_MINUTES", default=15)
+ITB_LOGIN_LOCKOUT_MINUTES = env.int("ITB_LOGIN_LOCKOUT_MINUTES", default=15)
+# The lockout keys on the client address of the access log (ITB_TRUSTED_PROXIES above): behind
+# a proxy, set it, or every user shares the proxy's address.
+# Two-factor authentication (TOTP) for clinicians and nurses: whether a new clinic requires it
+# (each clinic sets its own in the admin), whether administrators with no clinic must use it,
+# and the name authenticator apps show.
+ITB_TWO_FACTOR_REQUIRED_DEFAULT = env.bool("ITB_TWO_FACTOR_REQUIRED_DEFAULT", default=True)
+ITB_TWO_FACTOR_REQUIRED_FOR_ADMINS = env.bool("ITB_TWO_FACTOR_REQUIRED_FOR_ADMINS", default=False)
+ITB_TWO_FACTOR_ISSUER = env.str("ITB_TWO_FACTOR_ISSUER", default="ITB pump clinic")
+# Browser sessions end after this much inactivity and this long after signing in; the defaults
+# of new clinics and the limits for users with no clinic (administrators).
+ITB_SESSION_IDLE_MINUTES = env.int("ITB_SESSION_IDLE_MINUTES", default=30)
+ITB_SESSION_MAX_HOURS = env.int("ITB_SESSION_MAX_HOURS", default=12)
+# The session store forgets a session after the longest lifetime a clinic may set (24 h).
+SESSION_COOKIE_AGE = 24 * 60 * 60
 
 # --- Clinic defaults ----------------------------------------------------------------------------
 # Defaults for new clinics; each clinic edits its own copy in the admin (domain.md §2.6, §4).
