@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery, Value
+from django.db.models import Model, Q, QuerySet, Value
 from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -42,11 +42,11 @@ from api.base import (
     idempotent,
     service_errors,
 )
+from api.representations import pump_representation, pump_representations
 from dosing.models import DrugProduct, ProductUse
 from pumps.models import (
     CareRole,
     CareTeamMember,
-    Catheter,
     Patient,
     Pump,
     PumpProgram,
@@ -256,34 +256,33 @@ class PumpViewSet(mixins.ListModelMixin, ResourceViewSet):
     nullable_orderings = ("refill_due_at", "projected_alarm_at")
     ordering = ["id"]
 
-    def get_queryset(self) -> QuerySet[Pump]:
-        pumps = pumps_visible_to(self.request.user)
-        if not self.detail:  # the ordering stand-ins are for lists only
-            pumps = pumps.annotate(
-                refill_due_at_sort=Coalesce("refill_due_at", Value(NEVER)),
-                projected_alarm_at_sort=Coalesce("projected_alarm_at", Value(NEVER)),
-            )
-        return pumps.select_related("pump_model", "patient").prefetch_related(
-            # Only the program in force (the latest), not the whole history.
-            Prefetch(
-                "programs",
-                queryset=PumpProgram.objects.filter(
-                    pk=Subquery(
-                        PumpProgram.objects.filter(pump=OuterRef("pump"))
-                        .order_by("-effective_from")
-                        .values("pk")[:1]
-                    )
-                )
-                .prefetch_related("steps")
-                .select_related("entered_by", "verified_by"),
-            ),
-            Prefetch(
-                "catheters",
-                queryset=Catheter.objects.filter(removed_on__isnull=True).select_related(
-                    "catheter_model"
-                ),
-            ),
+    def get_queryset(self) -> QuerySet[Pump, Any]:
+        pumps = pumps_visible_to(self.request.user).select_related(None)
+        if self.detail:
+            return pumps
+        # A list page needs only the ids (and the ordering keys, for the cursor): the
+        # representations are read by api.representations in two statements for the page.
+        return pumps.values("id", "patient_id", "implanted_on").annotate(
+            refill_due_at_sort=Coalesce("refill_due_at", Value(NEVER)),
+            projected_alarm_at_sort=Coalesce("projected_alarm_at", Value(NEVER)),
         )
+
+    def represent(self, instance: Model) -> Any:
+        return pump_representation(instance.pk)
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        # One statement reads the pump, checks the caller may see its patient, and brings the
+        # program in force and the catheter in place (api.representations).
+        data = pump_representation(int(kwargs[self.lookup_field]), user=request.user)
+        if data is None:
+            raise exceptions.NotFound()
+        self.note_patient_reads([data["patient"]], "pump detail")
+        return self.conditional(data)
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        assert page is not None  # always paginated
+        return self.get_paginated_response(pump_representations([row["id"] for row in page]))
 
     @extend_schema(
         summary="Change a pump's record",

@@ -28,6 +28,25 @@ def patients_visible_to(user: Any) -> QuerySet[Patient]:
     return Patient.objects.filter(Q(clinic_id__in=clinic_ids) | Q(pk__in=patient_ids))
 
 
+def visible_patients_sql(
+    user: Any, patient_id_column: str, clinic_id_column: str
+) -> tuple[str, list[Any]]:
+    """``patients_visible_to`` as an SQL condition on a patient's id and clinic id columns, for
+    the few hand-written statements of hot read paths (``api.representations``). The same two
+    subqueries on the care team; ``tests/pumps/test_access.py`` checks that both agree for
+    every user and patient."""
+    if not _can_see_anything(user):
+        return "1 = 0", []
+    team = CareTeamMember._meta.db_table
+    return (
+        f"({clinic_id_column} IN (SELECT clinic_id FROM {team} "  # noqa: S608 - our columns; values are parameters
+        "WHERE user_id = %s AND clinic_id IS NOT NULL) "
+        f"OR {patient_id_column} IN (SELECT patient_id FROM {team} "
+        "WHERE user_id = %s AND patient_id IS NOT NULL))",
+        [user.pk, user.pk],
+    )
+
+
 def clinics_staffed_by(user: Any) -> QuerySet[Clinic]:
     """Clinics in which ``user`` is a clinician, nurse or integrator."""
     if not _can_see_anything(user):

@@ -38,6 +38,23 @@ class World:
     patient_a2: Patient
     patient_b1: Patient
 
+    def users(self) -> list[Any]:
+        """Every user of this world and an anonymous visitor, for rules that must hold for
+        each of them."""
+        from django.contrib.auth.models import AnonymousUser
+
+        return [
+            self.clinician,
+            self.nurse,
+            self.integrator,
+            self.clinician_b,
+            self.caregiver_a,
+            self.caregiver_b,
+            self.stranger,
+            self.admin,
+            AnonymousUser(),
+        ]
+
 
 @pytest.fixture
 def world(db: None) -> World:

@@ -3,13 +3,15 @@
 import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError
+from django.db import connection
 
-from pumps.models import CareRole, CareTeamMember
+from pumps.models import CareRole, CareTeamMember, Patient
 from pumps.selectors import (
     is_caregiver_only,
     patients_visible_to,
     pumps_visible_to,
     roles_for_patient,
+    visible_patients_sql,
 )
 from pumps.services import care_team_add
 
@@ -124,3 +126,25 @@ def test_one_role_per_user_and_clinic(world):
         care_team_add(
             actor=world.admin, user=world.nurse, role=CareRole.CLINICIAN, clinic=world.clinic_a
         )
+
+
+def test_the_sql_form_of_the_rule_agrees_with_the_selector(world):
+    """``visible_patients_sql`` (the hand-written hot read paths) decides exactly as
+    ``patients_visible_to`` for every user, a second membership and a deactivated user
+    included."""
+    care_team_add(
+        actor=world.admin, user=world.caregiver_a, role=CareRole.CAREGIVER, patient=world.patient_a2
+    )
+    inactive = world.nurse
+    inactive.is_active = False
+    inactive.save(update_fields=["is_active"])
+    for user in world.users():  # the deactivated one included
+        condition, params = visible_patients_sql(user, "p.id", "p.clinic_id")
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT p.mrn FROM {Patient._meta.db_table} p WHERE {condition}",  # noqa: S608
+                params,
+            )
+            by_sql = {mrn for (mrn,) in cursor.fetchall()}
+        assert by_sql == visible(user), str(user)
+    assert visible(world.caregiver_a) == {"A1", "A2"}  # the second membership counted

@@ -1,0 +1,458 @@
+"""The pump representation, built without the serializer machinery: the pump detail and the
+pump list are the API's busiest reads.
+
+``api.serializers.PumpSerializer`` stays the definition of the representation (the schema is
+generated from it) and the reference: ``tests/api/test_representations.py`` checks, field by
+field, that what is built here is exactly what the serializer gives for every kind of pump, and
+fails when a field is added to one and not the other.
+
+Where the time went: a serializer rebuilds and walks its fields for every object (about 50
+fields a pump, with the program, catheter and projection), the prefetches compile correlated
+subqueries and build model instances, and compiling an ORM query costs more than PostgreSQL
+takes to run it. Here, on PostgreSQL, one hand-written statement reads a page of pumps with their
+model, current program with its flex steps, and catheter in place; on other databases (the
+embedded SQLite default) the same rows come from four ORM queries.
+Values are formatted exactly as the serializer's own fields format them (decimals to their
+places, times in ISO 8601 in the active time zone: UTC in the API).
+"""
+
+# The SQL here is put together from the models' table and column names only; every value is a
+# query parameter.
+# ruff: noqa: S608
+
+import decimal
+import functools
+from collections.abc import Callable, Iterable, Sequence
+from contextvars import ContextVar
+from datetime import UTC, date, datetime, time, tzinfo
+from typing import Any
+
+from django.db import connection
+from django.db.models import OuterRef, Subquery
+from django.utils import timezone
+from rest_framework import ISO_8601
+from rest_framework.settings import api_settings
+
+from dosing.engine.boluses import catheter_volume_ml
+from pumps.models import (
+    Catheter,
+    CatheterModel,
+    FlexStep,
+    Patient,
+    Pump,
+    PumpModel,
+    PumpProgram,
+)
+from pumps.selectors import visible_patients_sql
+
+Formatter = Callable[[Any], Any]
+
+# The active time zone, looked up once per call of pump_representations rather than once per
+# time written (the lookup goes through asgiref's thread-and-task-local storage).
+_ZONE: ContextVar[tzinfo | None] = ContextVar("representation_zone", default=None)
+
+# --- formatting: the serializer fields' own output, without their per-call set-up --------------
+
+
+def _decimal_formatter(field: Any) -> Formatter:
+    """``DecimalField.to_representation`` for the usual case (a Decimal, written as a string
+    to the field's places); anything else goes through the field itself."""
+    coerce = getattr(field, "coerce_to_string", api_settings.COERCE_DECIMAL_TO_STRING)
+    if (
+        not coerce
+        or field.localize
+        or field.normalize_output
+        or field.decimal_places is None
+        or field.rounding is not None
+    ):
+        return field.to_representation  # type: ignore[no-any-return]
+    exponent = decimal.Decimal(".1") ** field.decimal_places
+    context = decimal.Context(prec=field.max_digits) if field.max_digits else None
+
+    def fmt(value: Any) -> Any:
+        if type(value) is not decimal.Decimal:
+            return field.to_representation(value)
+        if context is None:
+            return f"{value.quantize(exponent):f}"
+        return f"{value.quantize(exponent, context=context):f}"
+
+    return fmt
+
+
+def _datetime_formatter(field: Any) -> Formatter:
+    """``DateTimeField.to_representation`` (ISO 8601 in the active time zone, ``Z`` for UTC)
+    for an aware datetime; anything else goes through the field itself."""
+    if getattr(field, "format", api_settings.DATETIME_FORMAT) != ISO_8601:
+        return field.to_representation  # type: ignore[no-any-return]
+
+    def fmt(value: Any) -> Any:
+        if type(value) is not datetime or value.tzinfo is None:
+            return field.to_representation(value)
+        zone = _ZONE.get() or timezone.get_current_timezone()
+        text = value.astimezone(zone).isoformat()
+        return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+    return fmt
+
+
+def _isoformat_formatter(field: Any, kind: type[date] | type[time], setting: str) -> Formatter:
+    """``DateField`` / ``TimeField.to_representation`` in ISO 8601."""
+    if getattr(field, "format", getattr(api_settings, setting)) != ISO_8601:
+        return field.to_representation  # type: ignore[no-any-return]
+
+    def fmt(value: Any) -> Any:
+        if type(value) is not kind:
+            return field.to_representation(value)
+        return value.isoformat()
+
+    return fmt
+
+
+def _formatter(field: Any) -> Formatter:
+    from rest_framework import serializers
+
+    if isinstance(field, serializers.DecimalField):
+        formatter = _decimal_formatter(field)
+    elif isinstance(field, serializers.DateTimeField):
+        formatter = _datetime_formatter(field)
+    elif isinstance(field, serializers.DateField):
+        formatter = _isoformat_formatter(field, date, "DATE_FORMAT")
+    elif isinstance(field, serializers.TimeField):
+        formatter = _isoformat_formatter(field, time, "TIME_FORMAT")
+    else:
+        formatter = field.to_representation
+
+    def fmt(value: Any) -> Any:  # as a serializer writes it: None stays None
+        return None if value is None else formatter(value)
+
+    return fmt
+
+
+@functools.cache
+def _formats() -> dict[str, dict[str, Formatter]]:
+    """The formatters of the serializers' own fields, so that a decimal's places and a time's
+    format are the serializer's by construction."""
+    from api import serializers as s
+
+    return {
+        name: {field_name: _formatter(field) for field_name, field in serializer.fields.items()}
+        for name, serializer in {
+            "pump": s.PumpSerializer(),
+            "program": s.ProgramSerializer(),
+            "step": s.ProgramStepSerializer(),
+            "catheter": s.CatheterSerializer(),
+            "projection": s.ProjectionSerializer(),
+        }.items()
+    }
+
+
+# --- building: one flat row a pump -> its representation --------------------------------------
+
+
+def _program(row: dict[str, Any]) -> dict[str, Any] | None:
+    if row["program_id"] is None:
+        return None
+    f = _formats()["program"]
+    return {
+        "id": row["program_id"],
+        "pump": row["id"],
+        "effective_from": f["effective_from"](row["program_effective_from"]),
+        "mode": row["program_mode"],
+        "concentration_mcg_per_ml": f["concentration_mcg_per_ml"](
+            row["program_concentration_mcg_per_ml"]
+        ),
+        "daily_dose_mcg": f["daily_dose_mcg"](row["program_daily_dose_mcg"]),
+        "steps": [_step(start_time, rate) for start_time, rate in row["program_steps"]],
+        "reason": row["program_reason"],
+        "dose_change_verdict": row["program_dose_change_verdict"],
+        "override_reason": row["program_override_reason"],
+        "entered_by": row["program_entered_by"],
+        "entered_at": f["entered_at"](row["program_entered_at"]),
+        "verified_by": row["program_verified_by"],
+    }
+
+
+def _step(start_time: Any, rate: Any) -> dict[str, Any]:
+    f = _formats()["step"]
+    return {
+        "start_time": f["start_time"](start_time),
+        "rate_mcg_per_hour": f["rate_mcg_per_hour"](rate),
+    }
+
+
+def _catheter(row: dict[str, Any]) -> dict[str, Any] | None:
+    if row["catheter_id"] is None:
+        return None
+    f = _formats()["catheter"]
+    return {
+        "id": row["catheter_id"],
+        "model": row["catheter_model"],
+        "implanted_on": f["implanted_on"](row["catheter_implanted_on"]),
+        "implanted_length_cm": f["implanted_length_cm"](row["catheter_implanted_length_cm"]),
+        "volume_per_cm_ml": f["volume_per_cm_ml"](row["catheter_volume_per_cm_ml"]),
+        "catheter_volume_ml": catheter_volume_ml(
+            implanted_length_cm=float(row["catheter_implanted_length_cm"]),
+            volume_per_cm_ml=float(row["catheter_volume_per_cm_ml"]),
+        ),
+    }
+
+
+def _projection(row: dict[str, Any]) -> dict[str, Any]:
+    f = _formats()["projection"]
+    return {
+        "low_reservoir_alarm_at": f["low_reservoir_alarm_at"](row["projected_alarm_at"]),
+        "empty_at": f["empty_at"](row["projected_empty_at"]),
+        "refill_due_at": f["refill_due_at"](row["refill_due_at"]),
+        "refill_due_reason": row["refill_due_reason"],
+        "stability_limit_at": f["stability_limit_at"](row["stability_limit_at"]),
+        "updated_at": f["updated_at"](row["projection_updated_at"]),
+        "error": row["projection_error"],
+    }
+
+
+def _pump(row: dict[str, Any]) -> dict[str, Any]:
+    f = _formats()["pump"]
+    return {
+        "id": row["id"],
+        "patient": row["patient_id"],
+        "serial_number": row["serial_number"],
+        "model_number": row["model_number"],
+        "model_name": row["model_name"],
+        "reservoir_capacity_ml": f["reservoir_capacity_ml"](row["reservoir_capacity_ml"]),
+        "implanted_on": f["implanted_on"](row["implanted_on"]),
+        "status": row["status"],
+        "low_reservoir_alarm_ml": f["low_reservoir_alarm_ml"](row["low_reservoir_alarm_ml"]),
+        "fixed_flow_rate_ml_per_day": f["fixed_flow_rate_ml_per_day"](
+            row["fixed_flow_rate_ml_per_day"]
+        ),
+        "elective_replacement_on": f["elective_replacement_on"](row["elective_replacement_on"]),
+        "replace_by_on": f["replace_by_on"](row["replace_by_on"]),
+        "next_visit_at": f["next_visit_at"](row["next_visit_at"]),
+        "current_program": _program(row),
+        "catheter": _catheter(row),
+        "projection": _projection(row),
+        "notes": row["notes"],
+    }
+
+
+# --- reading: the flat rows -------------------------------------------------------------------
+
+PUMP_COLUMNS = (
+    "id",
+    "patient_id",
+    "serial_number",
+    "implanted_on",
+    "status",
+    "low_reservoir_alarm_ml",
+    "fixed_flow_rate_ml_per_day",
+    "elective_replacement_on",
+    "replace_by_on",
+    "next_visit_at",
+    "notes",
+    "projected_alarm_at",
+    "projected_empty_at",
+    "refill_due_at",
+    "refill_due_reason",
+    "stability_limit_at",
+    "projection_updated_at",
+    "projection_error",
+)
+PROGRAM_COLUMNS = (
+    "id",
+    "effective_from",
+    "mode",
+    "concentration_mcg_per_ml",
+    "daily_dose_mcg",
+    "reason",
+    "dose_change_verdict",
+    "override_reason",
+    "entered_at",
+)
+CATHETER_COLUMNS = ("id", "implanted_on", "implanted_length_cm", "volume_per_cm_ml")
+
+
+# Times are read as text in UTC and parsed here: the database driver's time-zone-aware loader
+# (Django's, in Python) costs more than the rest of a 50-row page's values together.
+TIMESTAMP_COLUMNS = frozenset(
+    {
+        "next_visit_at",
+        "projected_alarm_at",
+        "projected_empty_at",
+        "refill_due_at",
+        "stability_limit_at",
+        "projection_updated_at",
+        "program_effective_from",
+        "program_entered_at",
+    }
+)
+
+
+def _column(table: str, column: str, name: str) -> str:
+    if name in TIMESTAMP_COLUMNS:
+        return (
+            f"to_char({table}.{column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US') "
+            f"AS {name}"
+        )
+    return f"{table}.{column} AS {name}"
+
+
+@functools.cache
+def _rows_sql(*, with_patient: bool) -> str:
+    """The statement (without its WHERE) that reads pumps with their model, program in force
+    and catheter in place. Correlated subqueries pick the latest program and the newest catheter
+    in place, as the models' orderings do; both are index lookups. Names are read by scalar
+    subqueries rather than joins: PostgreSQL then plans the statement in a third of the time,
+    which is most of what it costs. ``with_patient`` joins the patient, for the access rule."""
+    from django.contrib.auth import get_user_model
+
+    user_table = get_user_model()._meta.db_table
+    program = PumpProgram._meta.db_table
+    catheter = Catheter._meta.db_table
+    columns = [_column("p", c, c) for c in PUMP_COLUMNS]
+    columns += [
+        "m.model_number AS model_number",
+        "m.name AS model_name",
+        "m.reservoir_capacity_ml AS reservoir_capacity_ml",
+    ]
+    columns += [_column("pr", c, f"program_{c}") for c in PROGRAM_COLUMNS]
+    columns += [
+        f"(SELECT u.username FROM {user_table} u WHERE u.id = pr.entered_by_id) "
+        "AS program_entered_by",
+        f"(SELECT u.username FROM {user_table} u WHERE u.id = pr.verified_by_id) "
+        "AS program_verified_by",
+    ]
+    # The flex steps in the same statement, as JSON text pairs (exact: no float on the way).
+    columns += [
+        "(SELECT json_agg(json_build_array(s.start_time::text, s.rate_mcg_per_hour::text) "
+        f"ORDER BY s.start_time) FROM {FlexStep._meta.db_table} s WHERE s.program_id = pr.id) "
+        "AS program_steps"
+    ]
+    columns += [f"c.{c} AS catheter_{c}" for c in CATHETER_COLUMNS]
+    columns += [
+        f"(SELECT cm.name FROM {CatheterModel._meta.db_table} cm "
+        "WHERE cm.id = c.catheter_model_id) AS catheter_model"
+    ]
+    patient = f"JOIN {Patient._meta.db_table} pt ON pt.id = p.patient_id " if with_patient else ""
+    return (
+        f"SELECT {', '.join(columns)} FROM {Pump._meta.db_table} p "
+        f"{patient}"
+        f"JOIN {PumpModel._meta.db_table} m ON m.id = p.pump_model_id "
+        f"LEFT JOIN {program} pr ON pr.id = (SELECT x.id FROM {program} x "
+        "WHERE x.pump_id = p.id ORDER BY x.effective_from DESC LIMIT 1) "
+        f"LEFT JOIN {catheter} c ON c.id = (SELECT y.id FROM {catheter} y "
+        "WHERE y.pump_id = p.id AND y.removed_on IS NULL ORDER BY y.implanted_on DESC LIMIT 1) "
+    )
+
+
+def _fetch(sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        names = [column.name for column in cursor.description]
+        return [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
+
+
+def _rows_sql_path(pump_ids: Sequence[int], user: Any | None) -> list[dict[str, Any]]:
+    placeholders = ", ".join(["%s"] * len(pump_ids))
+    sql = _rows_sql(with_patient=user is not None) + f"WHERE p.id IN ({placeholders})"
+    params: list[Any] = list(pump_ids)
+    if user is not None:
+        condition, access_params = visible_patients_sql(user, "pt.id", "pt.clinic_id")
+        sql += f" AND {condition}"
+        params += access_params
+    rows = _fetch(sql, params)
+    for row in rows:
+        for name in TIMESTAMP_COLUMNS:
+            if row[name] is not None:
+                row[name] = datetime.fromisoformat(row[name]).replace(tzinfo=UTC)
+        row["program_steps"] = [
+            (time.fromisoformat(start), decimal.Decimal(rate))
+            for start, rate in row["program_steps"] or ()
+        ]
+    return rows
+
+
+def _rows_orm_path(pump_ids: Sequence[int], user: Any | None) -> list[dict[str, Any]]:
+    """The same rows through the ORM, for databases other than PostgreSQL."""
+    from pumps.selectors import pumps_visible_to
+
+    pumps = pumps_visible_to(user) if user is not None else Pump.objects.all()
+    rows = {
+        row["id"]: row
+        for row in pumps.filter(pk__in=pump_ids).values(
+            *PUMP_COLUMNS,
+            model_number=Subquery(
+                PumpModel.objects.filter(pk=OuterRef("pump_model_id")).values("model_number")
+            ),
+            model_name=Subquery(
+                PumpModel.objects.filter(pk=OuterRef("pump_model_id")).values("name")
+            ),
+            reservoir_capacity_ml=Subquery(
+                PumpModel.objects.filter(pk=OuterRef("pump_model_id")).values(
+                    "reservoir_capacity_ml"
+                )
+            ),
+        )
+    }
+    latest = (
+        PumpProgram.objects.filter(pump=OuterRef("pump"))
+        .order_by("-effective_from")
+        .values("pk")[:1]
+    )
+    empty_program: dict[str, Any] = dict.fromkeys(
+        [f"program_{c}" for c in PROGRAM_COLUMNS] + ["program_entered_by", "program_verified_by"]
+    )
+    empty_catheter = dict.fromkeys([f"catheter_{c}" for c in CATHETER_COLUMNS] + ["catheter_model"])
+    for row in rows.values():
+        row.update(empty_program)
+        row.update(empty_catheter)
+        row["program_steps"] = []  # a list of its own: steps are appended below
+    for program in PumpProgram.objects.filter(pump_id__in=rows, pk=Subquery(latest)).values(
+        "pump_id", *PROGRAM_COLUMNS, "entered_by__username", "verified_by__username"
+    ):
+        row = rows[program["pump_id"]]
+        row.update({f"program_{c}": program[c] for c in PROGRAM_COLUMNS})
+        row["program_entered_by"] = program["entered_by__username"]
+        row["program_verified_by"] = program["verified_by__username"]
+    for catheter in (
+        Catheter.objects.filter(pump_id__in=rows, removed_on__isnull=True)
+        .order_by("pump", "-implanted_on")
+        .values("pump_id", *CATHETER_COLUMNS, "catheter_model__name")
+    ):
+        row = rows[catheter["pump_id"]]
+        if row["catheter_id"] is None:
+            row.update({f"catheter_{c}": catheter[c] for c in CATHETER_COLUMNS})
+            row["catheter_model"] = catheter["catheter_model__name"]
+    by_program = {row["program_id"]: row for row in rows.values() if row["program_id"]}
+    for program_id, start_time, rate in (
+        FlexStep.objects.filter(program_id__in=by_program)
+        .order_by("program", "start_time")
+        .values_list("program_id", "start_time", "rate_mcg_per_hour")
+    ):
+        by_program[program_id]["program_steps"].append((start_time, rate))
+    return list(rows.values())
+
+
+def pump_representations(
+    pump_ids: Iterable[int], *, user: Any | None = None
+) -> list[dict[str, Any]]:
+    """The representations of the pumps ``pump_ids``, in that order, exactly as
+    ``PumpSerializer(pumps, many=True).data`` gives them. With ``user``, only the pumps of
+    patients that user may see (``pumps.selectors``); the others are left out. One query on
+    PostgreSQL (four elsewhere), whatever the number of pumps."""
+    pump_ids = list(pump_ids)
+    if not pump_ids:
+        return []
+    reader = _rows_sql_path if connection.vendor == "postgresql" else _rows_orm_path
+    rows = {row["id"]: row for row in reader(pump_ids, user)}
+    reset = _ZONE.set(timezone.get_current_timezone())
+    try:
+        return [_pump(rows[pk]) for pk in pump_ids if pk in rows]
+    finally:
+        _ZONE.reset(reset)
+
+
+def pump_representation(pump_id: int, *, user: Any | None = None) -> dict[str, Any] | None:
+    """One pump's representation; None when there is no such pump (or ``user`` may not see
+    it)."""
+    found = pump_representations([pump_id], user=user)
+    return found[0] if found else None
