@@ -43,12 +43,14 @@ typecheck: install-dev
 	$(VENV)/bin/mypy .
 
 ## bench: the benchmark scripts (figures go to docs/benchmarks.md); bench/sweep.py needs
-## PostgreSQL (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/itb_bench)
+## PostgreSQL (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/itb_bench);
+## bench/soak.py runs the whole stack for 10 minutes (its own database itb_soak, a private Redis)
 bench: install-dev
 	$(PY) bench/dosing.py
 	$(PY) bench/sweep.py
 	@scripts/bench-tools.sh
 	$(PY) bench/api.py
+	$(PY) bench/soak.py
 
 clean:
 	rm -rf $(VENV) var/itb.sqlite3 var/celery-broker var/cache var/celerybeat-schedule*
