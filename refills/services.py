@@ -212,6 +212,18 @@ def _dec(value: float, places: str = "0.0001") -> Decimal:
     return Decimal(repr(value)).quantize(Decimal(places), rounding=ROUND_HALF_EVEN)
 
 
+# The stored percentage's range (pumps.ReservoirFill.delivered_discrepancy_percent: 9 digits, 3
+# places). A refill minutes after the last fill expects almost nothing delivered, so any
+# difference is millions of percent: no meaningful figure. It is stored empty; the flags (over
+# or under delivery, residual discrepancy in mL) still say what matters.
+PERCENT_LIMIT = Decimal("999999.999")
+
+
+def _percent_or_none(value: float) -> Decimal | None:
+    percent = _dec(value, "0.001")
+    return percent if abs(percent) <= PERCENT_LIMIT else None
+
+
 @transaction.atomic
 def refill_record(
     *,
@@ -295,8 +307,8 @@ def refill_record(
             {
                 "expected_residual_ml": _dec(reconciliation.expected_volume_ml),
                 "residual_discrepancy_ml": _dec(reconciliation.discrepancy_ml),
-                "delivered_discrepancy_percent": _dec(
-                    reconciliation.delivered_discrepancy_percent, "0.001"
+                "delivered_discrepancy_percent": _percent_or_none(
+                    reconciliation.delivered_discrepancy_percent
                 ),
                 "reconciliation_flags": ",".join(reconciliation.flags),
             }

@@ -64,6 +64,23 @@ def test_reconciliation_is_stored_with_the_fill(world, pump, removed, flags):
     assert pump.projected_alarm_at == fill.filled_at + timedelta(days=30)
 
 
+def test_a_percentage_too_large_to_mean_anything_is_stored_empty(world, pump):
+    """Regression (soak test): a refill seconds after the last fill expects almost nothing
+    delivered (0.6 mL/day for 10 s), so 2 mL delivered is millions of percent, more than the
+    stored field holds: the refill was refused with a message about a field nobody entered.
+    It is recorded; the percentage is empty and the flags say what matters."""
+    refilled_at = pump.fills.latest().filled_at + timedelta(seconds=10)
+    outcome = record(world, pump, "18", refilled_at=refilled_at)
+    fill = ReservoirFill.objects.get(pk=outcome.fill.pk)
+    assert fill.delivered_discrepancy_percent is None
+    assert fill.reconciliation_flags == "over_delivery,residual_discrepancy"
+    assert fill.residual_discrepancy_ml == D("18") - fill.expected_residual_ml
+    client = Client()
+    client.force_login(world.nurse)
+    html = client.get(reverse("refills:record-done", args=[fill.pk])).content.decode()
+    assert "not meaningful: almost nothing was due to be delivered" in html
+
+
 def test_the_booked_visit_is_completed(world, pump):
     visit = refill_schedule(
         actor=world.nurse,
