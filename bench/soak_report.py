@@ -70,13 +70,26 @@ def log_figures(stack: Stack) -> dict[str, Any]:
     """What the processes' own logs say: sweeps run, server errors logged by the web."""
     sweeps = 0
     errors = 0
+    supervised: list[str] = []
     for name, path in stack.logs().items():
         text = path.read_text(errors="replace")
         if name.startswith("worker"):
             sweeps += text.count("alert sweep:")
+            # The Celery worker runs under scripts/supervise.py, as in production: a worker that
+            # died is started again, and what it had in hand must still be delivered.
+            supervised += [
+                f"{name}: {line.split('supervise: ', 1)[1]}"
+                for line in text.splitlines()
+                if "supervise: " in line and " restart " in line
+            ]
         if name == "web":
             errors += text.count("ERROR django.request")
-    return {"sweeps": sweeps, "web_errors_logged": errors, "directory": str(stack.directory)}
+    return {
+        "sweeps": sweeps,
+        "web_errors_logged": errors,
+        "worker_restarts_by_supervisor": supervised,
+        "directory": str(stack.directory),
+    }
 
 
 def targets(figures: dict[str, Any]) -> list[tuple[str, bool, str]]:
@@ -204,6 +217,11 @@ def report(figures: dict[str, Any]) -> None:
         f"{logs['web_errors_logged']}; outbox drained in {drained['seconds']} s "
         f"(left: {drained['left']}); /healthz/alerts "
         f"{figures['health'].get('status')}"
+    )
+    restarts = logs["worker_restarts_by_supervisor"]
+    print(
+        f"worker started again by its supervisor: {len(restarts)} time(s)"
+        + "".join(f"\n  {line}" for line in restarts)
     )
     if figures["notes"]:
         print("notes:")

@@ -186,6 +186,10 @@ class Stack:
         return Process(
             f"worker {n}",
             [
+                # Supervised, as in production (Procfile, docker-compose.yml).
+                sys.executable,
+                str(ROOT / "scripts" / "supervise.py"),
+                "--",
                 str(BIN / "celery"),
                 "-A",
                 "itb",
