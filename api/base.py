@@ -21,6 +21,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 from django.db.models import F, Model
 from django.utils import timezone
+from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import exceptions, status
 from rest_framework.filters import OrderingFilter
 from rest_framework.pagination import CursorPagination
@@ -224,7 +225,31 @@ class ResourceViewSet(GenericViewSet):  # type: ignore[type-arg]
             queryset = queryset.annotate(**{ACCESS_PATIENT_ID: F(self.access_patient_path)})
         if self.detail:
             return queryset
-        return super().filter_queryset(queryset)
+        for backend in self.filter_backends:
+            if issubclass(backend, DjangoFilterBackend) and not self._filters_asked():
+                # No filter asked: the filter set would build and validate its form to apply
+                # nothing (a measurable share of a list request).
+                continue
+            queryset = backend().filter_queryset(self.request, queryset, self)
+        return queryset
+
+    def _filters_asked(self) -> bool:
+        """Whether the query string holds any of this view's filters (True when the view's
+        filters cannot be named without building them)."""
+        filterset_class = getattr(self, "filterset_class", None)
+        fields = getattr(self, "filterset_fields", None)
+        if filterset_class is not None:
+            names = set(filterset_class.base_filters)
+        elif isinstance(fields, list | tuple):
+            names = set(fields)
+        else:
+            return True
+        # A filter may read more than one parameter, each named after it (``<name>_min``).
+        return any(
+            param == name or param.startswith(f"{name}_")
+            for param in self.request.query_params
+            for name in names
+        )
 
     def paginate_queryset(self, queryset: Any) -> Any:
         page = super().paginate_queryset(queryset)
