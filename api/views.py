@@ -53,7 +53,12 @@ from pumps.models import (
     PumpStatus,
 )
 from pumps.program_change import ProposedProgram, pump_program_change
-from pumps.selectors import patients_visible_to, pumps_visible_to, roles_for_patient
+from pumps.selectors import (
+    patients_visible_to,
+    pumps_visible_to,
+    pumps_visible_to_for_list,
+    roles_for_patient,
+)
 from pumps.services import StepInput, pump_update
 from refills.models import RefillVisit, VisitStatus
 from refills.services import refill_cancel, refill_record, refill_reschedule, refill_schedule
@@ -257,15 +262,20 @@ class PumpViewSet(mixins.ListModelMixin, ResourceViewSet):
     ordering = ["id"]
 
     def get_queryset(self) -> QuerySet[Pump, Any]:
-        pumps = pumps_visible_to(self.request.user).select_related(None)
         if self.detail:
-            return pumps
+            return pumps_visible_to(self.request.user).select_related(None)
         # A list page needs only the ids (and the ordering keys, for the cursor): the
-        # representations are read by api.representations in two statements for the page.
-        return pumps.values("id", "patient_id", "implanted_on").annotate(
-            refill_due_at_sort=Coalesce("refill_due_at", Value(NEVER)),
-            projected_alarm_at_sort=Coalesce("projected_alarm_at", Value(NEVER)),
-        )
+        # representations are read by api.representations in one statement for the page.
+        # Only the ordering keys asked for: each one is read and parsed for every row.
+        ordering = self.request.query_params.get("ordering", "")
+        asked = {term.strip().lstrip("-") for term in ordering.split(",")}
+        columns = ["id", "patient_id"] + [name for name in ("implanted_on",) if name in asked]
+        stand_ins = {
+            f"{name}_sort": Coalesce(name, Value(NEVER))
+            for name in self.nullable_orderings
+            if name in asked
+        }
+        return pumps_visible_to_for_list(self.request.user).values(*columns).annotate(**stand_ins)
 
     def represent(self, instance: Model) -> Any:
         return pump_representation(instance.pk)

@@ -10,6 +10,7 @@ system administrators.
 from typing import Any
 
 from django.db.models import Q, QuerySet
+from django.db.models.expressions import RawSQL
 
 from pumps.models import CareRole, CareTeamMember, Clinic, Patient, Pump, PumpStatus
 
@@ -45,6 +46,30 @@ def visible_patients_sql(
         "WHERE user_id = %s AND patient_id IS NOT NULL))",
         [user.pk, user.pk],
     )
+
+
+def visible_patient_ids_sql(user: Any) -> tuple[str, list[Any]]:
+    """``patients_visible_to`` as an SQL subquery of patient ids, for a hand-written filter on
+    any patient id column (``pumps_visible_to_for_list``). Cheaper to compile than the ORM's
+    two subqueries; ``tests/pumps/test_access.py`` checks that both agree."""
+    if not _can_see_anything(user):
+        return f"SELECT id FROM {Patient._meta.db_table} WHERE 1 = 0", []  # noqa: S608 - our table
+    team = CareTeamMember._meta.db_table
+    patient = Patient._meta.db_table
+    return (
+        f"SELECT pt.id FROM {patient} pt WHERE pt.clinic_id IN "  # noqa: S608 - our tables; values are parameters
+        f"(SELECT clinic_id FROM {team} WHERE user_id = %s AND clinic_id IS NOT NULL) "
+        f"UNION SELECT patient_id FROM {team} WHERE user_id = %s AND patient_id IS NOT NULL",
+        [user.pk, user.pk],
+    )
+
+
+def pumps_visible_to_for_list(user: Any) -> QuerySet[Pump]:
+    """The pumps of ``pumps_visible_to`` with no related rows, filtered by
+    ``visible_patient_ids_sql``: for the API's pump list, where compiling the ORM's form of the
+    rule was a fifth of the request."""
+    sql, params = visible_patient_ids_sql(user)
+    return Pump.objects.filter(patient_id__in=RawSQL(sql, params))  # noqa: S611 - see above
 
 
 def clinics_staffed_by(user: Any) -> QuerySet[Clinic]:

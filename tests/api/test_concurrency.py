@@ -363,6 +363,66 @@ def test_ordering_by_refill_due_at_pages_through_pumps_without_a_projection(
     assert sorted(seen) == sorted(Pump.objects.values_list("id", flat=True))  # 7 pumps
 
 
+@pytest.mark.parametrize(
+    "ordering",
+    [
+        "-id",
+        "implanted_on",
+        "-implanted_on",
+        "-refill_due_at",
+        "projected_alarm_at",
+        "-projected_alarm_at",
+        "implanted_on,-refill_due_at",
+    ],
+)
+def test_every_ordering_pages_through_every_pump_once_in_order(
+    api_as, api_pump, make_pumps, ordering
+):
+    """A list page reads only the ordering keys asked for (PumpViewSet.get_queryset): each
+    ordering still walks every pump once, in its order (the empty ones last, id breaking
+    ties), and a filter still applies."""
+    make_pumps(8)
+    make_pumps(3, filled=False)  # no projection: no refill-due or alarm time
+    Pump.objects.filter(pk__in=list(Pump.objects.values_list("pk", flat=True)[:4])).update(
+        implanted_on=date(2023, 5, 1)  # ties on implanted_on
+    )
+    client = api_as("write_token")
+    pages = list(walk(client, PUMPS, {"page_size": 3, "ordering": ordering}))
+    seen = [pk for page in pages for pk in page]
+    rows = list(Pump.objects.values("id", "implanted_on", "refill_due_at", "projected_alarm_at"))
+    assert len(seen) == len(rows) == 12 and len(set(seen)) == 12
+
+    def key(row: dict[str, Any]) -> list[Any]:
+        parts: list[Any] = []
+        for term in ordering.split(","):
+            name = term.lstrip("-")
+            value = row[name]
+            empty = value is None
+            if name == "id" or name == "implanted_on":
+                number = value.toordinal() if name == "implanted_on" else value
+            else:
+                number = 0 if empty else value.timestamp()
+            sign = -1 if term.startswith("-") else 1
+            # Empty times sort as the far future: last ascending, first descending.
+            parts += [sign * int(empty), sign * number]
+        return [*parts, row["id"]] if "id" not in ordering else parts
+
+    assert seen == [row["id"] for row in sorted(rows, key=key)]
+    filtered = [
+        pk
+        for page in walk(client, PUMPS, {"page_size": 3, "ordering": ordering, "status": "active"})
+        for pk in page
+    ]
+    assert filtered == seen  # all active: the filter applied, the order kept
+    Pump.objects.filter(pk=seen[0]).update(status="explanted", explanted_on=date(2026, 10, 1))
+    explanted = [
+        pk
+        for page in walk(client, PUMPS, {"page_size": 3, "ordering": ordering, "status": "active"})
+        for pk in page
+    ]
+    assert explanted == seen[1:]
+
+
 def test_page_size_is_capped_at_200(api_as, api_pump, world):
     # 200 more bare pumps (no catheter, program or fill: only counted here), inserted in bulk.
     patients = Patient.objects.bulk_create(

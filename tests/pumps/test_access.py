@@ -1,19 +1,23 @@
 """The access selector: each role sees exactly the patients on its care team."""
 
+from datetime import date
+from decimal import Decimal
+
 import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError
 from django.db import connection
 
-from pumps.models import CareRole, CareTeamMember, Patient
+from pumps.models import CareRole, CareTeamMember, CatheterModel, Patient, PumpModel
 from pumps.selectors import (
     is_caregiver_only,
     patients_visible_to,
     pumps_visible_to,
+    pumps_visible_to_for_list,
     roles_for_patient,
     visible_patients_sql,
 )
-from pumps.services import care_team_add
+from pumps.services import care_team_add, pump_implant
 
 
 def visible(user) -> set[str]:
@@ -148,3 +152,40 @@ def test_the_sql_form_of_the_rule_agrees_with_the_selector(world):
             by_sql = {mrn for (mrn,) in cursor.fetchall()}
         assert by_sql == visible(user), str(user)
     assert visible(world.caregiver_a) == {"A1", "A2"}  # the second membership counted
+
+
+def test_the_list_form_of_the_rule_agrees_with_the_selector(world):
+    """``pumps_visible_to_for_list`` (the API's pump list, ``visible_patient_ids_sql``) sees
+    exactly the pumps ``pumps_visible_to`` sees, for every user, a second membership and a
+    deactivated user included."""
+    for patient, serial in (
+        (world.patient_a1, "L1"),
+        (world.patient_a2, "L2"),
+        (world.patient_b1, "L3"),
+    ):
+        pump_implant(
+            actor=world.admin,
+            patient=patient,
+            pump_model=PumpModel.objects.get(model_number="8637-20"),
+            serial_number=serial,
+            implanted_on=date(2024, 1, 10),
+            catheter_model=CatheterModel.objects.get(model_number="8709SC"),
+            catheter_length_cm=Decimal("60"),
+            catheter_volume_per_cm_ml=Decimal("0.0020"),
+        )
+    care_team_add(
+        actor=world.admin, user=world.caregiver_a, role=CareRole.CAREGIVER, patient=world.patient_a2
+    )
+    inactive = world.nurse
+    inactive.is_active = False
+    inactive.save(update_fields=["is_active"])
+    for user in world.users():
+        expected = set(pumps_visible_to(user).values_list("serial_number", flat=True))
+        got = set(pumps_visible_to_for_list(user).values_list("serial_number", flat=True))
+        assert got == expected, str(user)
+    assert set(
+        pumps_visible_to_for_list(world.caregiver_a).values_list("serial_number", flat=True)
+    ) == {"L1", "L2"}
+    assert set(
+        pumps_visible_to_for_list(world.clinician_b).values_list("serial_number", flat=True)
+    ) == {"L3"}
