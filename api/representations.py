@@ -27,7 +27,8 @@ from contextvars import ContextVar
 from datetime import UTC, date, datetime, time, tzinfo
 from typing import Any
 
-from django.db import connection
+from django.core.exceptions import FieldDoesNotExist
+from django.db import connection, models
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 from rest_framework import ISO_8601
@@ -50,26 +51,37 @@ Formatter = Callable[[Any], Any]
 # The active time zone, looked up once per call of pump_representations rather than once per
 # time written (the lookup goes through asgiref's thread-and-task-local storage).
 _ZONE: ContextVar[tzinfo | None] = ContextVar("representation_zone", default=None)
+# Whether that zone is UTC itself (the API's): times read as UTC text are then written as they
+# are, with a Z.
+_IN_UTC: ContextVar[bool] = ContextVar("representation_in_utc", default=False)
+UTC_NAMES = frozenset({"UTC", "Etc/UTC"})
 
 # --- formatting: the serializer fields' own output, without their per-call set-up --------------
+
+
+def _plain_decimal(field: Any) -> bool:
+    """Whether the serializer writes this decimal as a plain string to its places."""
+    coerce = getattr(field, "coerce_to_string", api_settings.COERCE_DECIMAL_TO_STRING)
+    return bool(
+        coerce
+        and not field.localize
+        and not field.normalize_output
+        and field.decimal_places is not None
+        and field.rounding is None
+    )
 
 
 def _decimal_formatter(field: Any) -> Formatter:
     """``DecimalField.to_representation`` for the usual case (a Decimal, written as a string
     to the field's places); anything else goes through the field itself."""
-    coerce = getattr(field, "coerce_to_string", api_settings.COERCE_DECIMAL_TO_STRING)
-    if (
-        not coerce
-        or field.localize
-        or field.normalize_output
-        or field.decimal_places is None
-        or field.rounding is not None
-    ):
+    if not _plain_decimal(field):
         return field.to_representation  # type: ignore[no-any-return]
     exponent = decimal.Decimal(".1") ** field.decimal_places
     context = decimal.Context(prec=field.max_digits) if field.max_digits else None
 
     def fmt(value: Any) -> Any:
+        if type(value) is str:  # the SQL reader's text, already to these places (_select)
+            return value
         if type(value) is not decimal.Decimal:
             return field.to_representation(value)
         if context is None:
@@ -86,6 +98,10 @@ def _datetime_formatter(field: Any) -> Formatter:
         return field.to_representation  # type: ignore[no-any-return]
 
     def fmt(value: Any) -> Any:
+        if type(value) is str:  # the SQL reader's UTC text, 'YYYY-MM-DDTHH:MM:SS.ffffff'
+            if _IN_UTC.get():  # as isoformat() writes it: no fraction when it is zero
+                return (value[:-7] if value.endswith(".000000") else value) + "Z"
+            value = datetime.fromisoformat(value).replace(tzinfo=UTC)
         if type(value) is not datetime or value.tzinfo is None:
             return field.to_representation(value)
         zone = _ZONE.get() or timezone.get_current_timezone()
@@ -101,6 +117,8 @@ def _isoformat_formatter(field: Any, kind: type[date] | type[time], setting: str
         return field.to_representation  # type: ignore[no-any-return]
 
     def fmt(value: Any) -> Any:
+        if type(value) is str:  # the SQL reader's ISO text (_select)
+            return value
         if type(value) is not kind:
             return field.to_representation(value)
         return value.isoformat()
@@ -129,13 +147,12 @@ def _formatter(field: Any) -> Formatter:
 
 
 @functools.cache
-def _formats() -> dict[str, dict[str, Formatter]]:
-    """The formatters of the serializers' own fields, so that a decimal's places and a time's
-    format are the serializer's by construction."""
+def _fields() -> dict[str, dict[str, Any]]:
+    """The serializers' own fields, by part of the representation."""
     from api import serializers as s
 
     return {
-        name: {field_name: _formatter(field) for field_name, field in serializer.fields.items()}
+        name: dict(serializer.fields)
         for name, serializer in {
             "pump": s.PumpSerializer(),
             "program": s.ProgramSerializer(),
@@ -143,6 +160,16 @@ def _formats() -> dict[str, dict[str, Formatter]]:
             "catheter": s.CatheterSerializer(),
             "projection": s.ProjectionSerializer(),
         }.items()
+    }
+
+
+@functools.cache
+def _formats() -> dict[str, dict[str, Formatter]]:
+    """The formatters of the serializers' own fields, so that a decimal's places and a time's
+    format are the serializer's by construction."""
+    return {
+        name: {field_name: _formatter(field) for field_name, field in fields.items()}
+        for name, fields in _fields().items()
     }
 
 
@@ -287,13 +314,43 @@ TIMESTAMP_COLUMNS = frozenset(
 )
 
 
-def _column(table: str, column: str, name: str) -> str:
+def _as_text(model_field: Any, field: Any) -> bool:
+    """Whether PostgreSQL's text for this column is exactly what the serializer's ``field``
+    writes: a numeric to the same places, or a date in ISO 8601."""
+    from rest_framework import serializers
+
+    if isinstance(model_field, models.DecimalField):
+        return (
+            isinstance(field, serializers.DecimalField)
+            and _plain_decimal(field)
+            and field.decimal_places == model_field.decimal_places
+        )
+    if type(model_field) is models.DateField:
+        return (
+            isinstance(field, serializers.DateField)
+            and getattr(field, "format", api_settings.DATE_FORMAT) == ISO_8601
+        )
+    return False
+
+
+def _select(alias: str, model: type[models.Model], column: str, name: str, part: str) -> str:
+    """One column of the statement, as ``name``. Times come as UTC text (the formatters finish
+    them); decimals and dates come as the text the serializer would write for them, when
+    PostgreSQL's is the same, so that nothing is parsed into Python and written back."""
     if name in TIMESTAMP_COLUMNS:
         return (
-            f"to_char({table}.{column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US') "
+            f"to_char({alias}.{column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US') "
             f"AS {name}"
         )
-    return f"{table}.{column} AS {name}"
+    try:
+        model_field = model._meta.get_field(column)
+    except FieldDoesNotExist:
+        return f"{alias}.{column} AS {name}"
+    if _as_text(model_field, _fields()[part].get(column)):
+        if isinstance(model_field, models.DecimalField):
+            return f"{alias}.{column}::text AS {name}"
+        return f"to_char({alias}.{column}, 'YYYY-MM-DD') AS {name}"
+    return f"{alias}.{column} AS {name}"
 
 
 @functools.cache
@@ -308,13 +365,13 @@ def _rows_sql(*, with_patient: bool) -> str:
     user_table = get_user_model()._meta.db_table
     program = PumpProgram._meta.db_table
     catheter = Catheter._meta.db_table
-    columns = [_column("p", c, c) for c in PUMP_COLUMNS]
+    columns = [_select("p", Pump, c, c, "pump") for c in PUMP_COLUMNS]
     columns += [
         "m.model_number AS model_number",
         "m.name AS model_name",
-        "m.reservoir_capacity_ml AS reservoir_capacity_ml",
+        _select("m", PumpModel, "reservoir_capacity_ml", "reservoir_capacity_ml", "pump"),
     ]
-    columns += [_column("pr", c, f"program_{c}") for c in PROGRAM_COLUMNS]
+    columns += [_select("pr", PumpProgram, c, f"program_{c}", "program") for c in PROGRAM_COLUMNS]
     columns += [
         f"(SELECT u.username FROM {user_table} u WHERE u.id = pr.entered_by_id) "
         "AS program_entered_by",
@@ -327,7 +384,7 @@ def _rows_sql(*, with_patient: bool) -> str:
         f"ORDER BY s.start_time) FROM {FlexStep._meta.db_table} s WHERE s.program_id = pr.id) "
         "AS program_steps"
     ]
-    columns += [f"c.{c} AS catheter_{c}" for c in CATHETER_COLUMNS]
+    columns += [_select("c", Catheter, c, f"catheter_{c}", "catheter") for c in CATHETER_COLUMNS]
     columns += [
         f"(SELECT cm.name FROM {CatheterModel._meta.db_table} cm "
         "WHERE cm.id = c.catheter_model_id) AS catheter_model"
@@ -360,12 +417,18 @@ def _rows_sql_path(pump_ids: Sequence[int], user: Any | None) -> list[dict[str, 
         sql += f" AND {condition}"
         params += access_params
     rows = _fetch(sql, params)
+    rate_as_text = _as_text(
+        FlexStep._meta.get_field("rate_mcg_per_hour"), _fields()["step"]["rate_mcg_per_hour"]
+    )
     for row in rows:
-        for name in TIMESTAMP_COLUMNS:
-            if row[name] is not None:
-                row[name] = datetime.fromisoformat(row[name]).replace(tzinfo=UTC)
+        # Times, decimals and dates stay text (_select); the formatters take them as they are.
+        # A step's start is text too unless it has a fraction of a second, which PostgreSQL
+        # writes shorter than isoformat() does.
         row["program_steps"] = [
-            (time.fromisoformat(start), decimal.Decimal(rate))
+            (
+                start if "." not in start else time.fromisoformat(start),
+                rate if rate_as_text else decimal.Decimal(rate),
+            )
             for start, rate in row["program_steps"] or ()
         ]
     return rows
@@ -443,11 +506,20 @@ def pump_representations(
     if not pump_ids:
         return []
     reader = _rows_sql_path if connection.vendor == "postgresql" else _rows_orm_path
-    rows = {row["id"]: row for row in reader(pump_ids, user)}
-    reset = _ZONE.set(timezone.get_current_timezone())
+    return _represent(reader(pump_ids, user), pump_ids)
+
+
+def _represent(found: list[dict[str, Any]], pump_ids: list[int]) -> list[dict[str, Any]]:
+    """The representations of the rows a reader ``found``, in the order of ``pump_ids``, in
+    the active time zone."""
+    rows = {row["id"]: row for row in found}
+    zone = timezone.get_current_timezone()
+    reset = _ZONE.set(zone)
+    reset_utc = _IN_UTC.set(zone is UTC or getattr(zone, "key", None) in UTC_NAMES)
     try:
         return [_pump(rows[pk]) for pk in pump_ids if pk in rows]
     finally:
+        _IN_UTC.reset(reset_utc)
         _ZONE.reset(reset)
 
 
