@@ -11,7 +11,7 @@ from drf_spectacular.views import (
 from accounts import views as account_views
 from alerts.health import alerts_health
 from itb.security import REDOC_INLINE_STYLES, with_extra_sources
-from itb.views import healthz
+from itb.views import favicon, healthz
 from web import views as web_views
 
 admin.site.site_header = "ITB pump clinic"
@@ -33,6 +33,8 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
+    # Pages name their icon; the admin and the API docs do not, and browsers then ask here.
+    path("favicon.ico", favicon, name="favicon"),
     path("healthz/alerts", alerts_health, name="healthz-alerts"),
     path("api/v1/dosing/", include("dosing.api.urls")),
     path("api/v1/", include("api.urls")),

@@ -1,8 +1,10 @@
 """Project-level views."""
 
 from django.db import connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
 from django.template.loader import render_to_string
+from django.templatetags.static import static
+from django.views.decorators.http import require_safe
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -15,6 +17,13 @@ def healthz(request: HttpRequest) -> JsonResponse:
         database_ok = False
     status = 200 if database_ok else 503
     return JsonResponse({"database": "ok" if database_ok else "unreachable"}, status=status)
+
+
+@require_safe
+def favicon(request: HttpRequest) -> HttpResponsePermanentRedirect:
+    """The icon, for browsers that ask for /favicon.ico (the admin and the API docs pages do
+    not name one)."""
+    return HttpResponsePermanentRedirect(static("img/favicon.svg"))
 
 
 # --- Error pages ---------------------------------------------------------------------------------

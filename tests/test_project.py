@@ -69,3 +69,13 @@ def test_openapi_schema_generates_without_warnings(tmp_path):
     text = target.read_text()
     assert "apiToken" in text and "bearer" in text
     assert "/api/v1/dosing/projection/" in text
+
+
+def test_the_icon_is_named_by_pages_and_served_at_favicon_ico(client: Client, db):
+    """Pages name the icon; browsers that ask for /favicon.ico (on the admin and the API docs)
+    are sent to it rather than to a 404."""
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301
+    assert response["Location"].endswith("img/favicon.svg")
+    page = client.get("/accounts/login/").content.decode()
+    assert 'rel="icon"' in page and "img/favicon.svg" in page

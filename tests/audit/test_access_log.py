@@ -201,6 +201,7 @@ NO_PATIENT_DATA: dict[str, str] = {
     "accounts:recovery_codes_new": "the user's own recovery codes",
     "healthz": "health check",
     "healthz-alerts": "health check: counts, no patient",
+    "favicon": "a redirect to the icon",
     "api-schema": "the OpenAPI document",
     "api-docs": "the API documentation",
     "api-redoc": "the API documentation",

@@ -232,6 +232,7 @@ NO_WRITE: dict[str, str] = {
     "accounts:recovery_codes_new": "accounts",
     "healthz": "health check (GET)",
     "healthz-alerts": "health check (GET)",
+    "favicon": "a redirect to the icon (GET)",
     "api-schema": "the OpenAPI document (GET)",
     "api-docs": "the API documentation (GET)",
     "api-redoc": "the API documentation (GET)",

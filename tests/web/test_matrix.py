@@ -81,9 +81,11 @@ BAD = Outcome(400)
 FORBIDDEN = Outcome(403)
 NOT_FOUND = Outcome(404)
 NOT_ALLOWED = Outcome(405)
+PERMANENT = Outcome(301)
 
 # Two-letter names for the table (and OK).
 DN, SV, MV, LG, BD, FB, NF, NA = DONE, SAVED, MOVED, LOGIN, BAD, FORBIDDEN, NOT_FOUND, NOT_ALLOWED
+PM = PERMANENT
 
 # The columns of MATRIX, in order (an, cln, nrs, led, cga, cgb, clb, int, str, adm): anonymous;
 # clinician, nurse and clinic lead of clinic A; the caregivers of A1 and of A2; the clinician of
@@ -176,6 +178,8 @@ _ROWS: dict[str, tuple[Outcome, ...]] = {
     "POST /accounts/security/two-factor/off/":      (LG, BD, BD, BD, BD, BD, BD, BD, BD, BD),
     "GET /accounts/security/recovery-codes/":       (NA, NA, NA, NA, NA, NA, NA, NA, NA, NA),
     "POST /accounts/security/recovery-codes/":      (LG, BD, BD, BD, BD, BD, BD, BD, BD, BD),
+    "GET /favicon.ico":                             (PM, PM, PM, PM, PM, PM, PM, PM, PM, PM),
+    "POST /favicon.ico":                            (NA, NA, NA, NA, NA, NA, NA, NA, NA, NA),
     "GET /healthz":                                 (OK, OK, OK, OK, OK, OK, OK, OK, OK, OK),
     "POST /healthz":                                (OK, OK, OK, OK, OK, OK, OK, OK, OK, OK),
     "GET /healthz/alerts":                          (OK, OK, OK, OK, OK, OK, OK, OK, OK, OK),
