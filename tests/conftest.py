@@ -3,6 +3,7 @@ in clinic A; a clinician in clinic B; a caregiver of patient A1 and a caregiver 
 patient B1 in clinic B. Plus helpers that refuse to run a PostgreSQL-only test anywhere else."""
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -117,6 +118,26 @@ def implanted_pump(world: World) -> Pump:
         catheter_length_cm=Decimal("60"),
         catheter_volume_per_cm_ml=Decimal("0.0020"),
     )
+
+
+@pytest.fixture
+def implant(world: World) -> Callable[..., Pump]:
+    """``implant(patient, serial, model_number="8637-20", **extra)`` records an active pump."""
+
+    def make(patient: Patient, serial: str, model_number: str = "8637-20", **extra: object) -> Pump:
+        return pump_implant(
+            actor=world.admin,
+            patient=patient,
+            pump_model=PumpModel.objects.get(model_number=model_number),
+            serial_number=serial,
+            implanted_on=date(2024, 1, 10),
+            catheter_model=CatheterModel.objects.get(model_number="8709SC"),
+            catheter_length_cm=Decimal("60"),
+            catheter_volume_per_cm_ml=Decimal("0.0020"),
+            **extra,  # type: ignore[arg-type]
+        )
+
+    return make
 
 
 @pytest.fixture

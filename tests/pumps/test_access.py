@@ -1,14 +1,11 @@
 """The access selector: each role sees exactly the patients on its care team."""
 
-from datetime import date
-from decimal import Decimal
-
 import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError
 from django.db import connection
 
-from pumps.models import CareRole, CareTeamMember, CatheterModel, Patient, PumpModel
+from pumps.models import CareRole, CareTeamMember, Patient
 from pumps.selectors import (
     is_caregiver_only,
     patients_visible_to,
@@ -17,7 +14,7 @@ from pumps.selectors import (
     roles_for_patient,
     visible_patients_sql,
 )
-from pumps.services import care_team_add, pump_implant
+from pumps.services import care_team_add
 
 
 def visible(user) -> set[str]:
@@ -154,7 +151,7 @@ def test_the_sql_form_of_the_rule_agrees_with_the_selector(world):
     assert visible(world.caregiver_a) == {"A1", "A2"}  # the second membership counted
 
 
-def test_the_list_form_of_the_rule_agrees_with_the_selector(world):
+def test_the_list_form_of_the_rule_agrees_with_the_selector(world, implant):
     """``pumps_visible_to_for_list`` (the API's pump list, ``visible_patient_ids_sql``) sees
     exactly the pumps ``pumps_visible_to`` sees, for every user, a second membership and a
     deactivated user included."""
@@ -163,16 +160,7 @@ def test_the_list_form_of_the_rule_agrees_with_the_selector(world):
         (world.patient_a2, "L2"),
         (world.patient_b1, "L3"),
     ):
-        pump_implant(
-            actor=world.admin,
-            patient=patient,
-            pump_model=PumpModel.objects.get(model_number="8637-20"),
-            serial_number=serial,
-            implanted_on=date(2024, 1, 10),
-            catheter_model=CatheterModel.objects.get(model_number="8709SC"),
-            catheter_length_cm=Decimal("60"),
-            catheter_volume_per_cm_ml=Decimal("0.0020"),
-        )
+        implant(patient, serial)
     care_team_add(
         actor=world.admin, user=world.caregiver_a, role=CareRole.CAREGIVER, patient=world.patient_a2
     )
