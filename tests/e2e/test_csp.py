@@ -254,6 +254,8 @@ def test_admin_keeps_the_policy(live_server, page, watch, demo, screenshot):  # 
     page.fill("#id_name", "CSP check")
     page.click("input[type=submit]")
     page.wait_for_selector("#api-token")
+    # The element can be in the page before its stylesheet has loaded: wait for the page.
+    page.wait_for_load_state("load")
     user_select = page.locator("#api-token").evaluate("e => getComputedStyle(e).userSelect")
     assert user_select == "all"
     assert not watch.problems(), "\n".join(watch.problems())
