@@ -267,7 +267,7 @@ class PumpViewSet(mixins.ListModelMixin, ResourceViewSet):
         # A list page needs only the ids (and the ordering keys, for the cursor): the
         # representations are read by api.representations in one statement for the page.
         # Only the ordering keys asked for: each one is read and parsed for every row.
-        ordering = self.request.query_params.get("ordering", "")
+        ordering = self.request.query_params.get(NullsLastOrdering.ordering_param, "")
         asked = {term.strip().lstrip("-") for term in ordering.split(",")}
         columns = ["id", "patient_id"] + [name for name in ("implanted_on",) if name in asked]
         stand_ins = {
