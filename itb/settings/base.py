@@ -215,6 +215,9 @@ REST_FRAMEWORK = {
         "rest_framework.permissions.IsAuthenticated",
         "accounts.permissions.TokenScopePermission",
     ],
+    # JSON only, for a browser too: DRF's browsable API styles itself inline, which the
+    # Content-Security-Policy refuses. /api/docs/ (Swagger UI) is the in-browser explorer.
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     # Every endpoint, the dosing calculators too, counts against the caller's per-token rate.

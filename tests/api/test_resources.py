@@ -195,6 +195,27 @@ def test_patients_and_care_team_are_those_of_the_callers_clinic(api_as, world):
     assert {m["username"] for m in results(other.get("/api/v1/care-team/"))} == {"clinician_b"}
 
 
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+
+def test_a_browser_gets_json_and_no_html_forms(api_as, api_pump, world):
+    """A signed-in browser opening the API gets the JSON an integrator gets, not DRF's browsable
+    API (whose inline styles the Content-Security-Policy refuses)."""
+    client = api_as("clinician")
+    for path in (
+        "/api/v1/pumps/",
+        f"/api/v1/pumps/{api_pump.pk}/",
+        "/api/v1/programs/",
+    ):
+        response = client.get(path, HTTP_ACCEPT=BROWSER_ACCEPT)
+        assert response.status_code == 200, (path, response.status_code)
+        assert response["Content-Type"] == "application/json", (path, response["Content-Type"])
+        body = response.content.decode()
+        assert "<form" not in body, path
+        json.loads(body)
+    assert client.get("/api/v1/pumps/?format=api").status_code == 404
+
+
 def test_pump_filters_and_ordering(api_as, api_pump, make_pumps, world):
     # Two more pumps filled one and two hours earlier: due 11:00 and 10:00 on 24 November.
     due_11, due_10 = make_pumps(2)

@@ -1,11 +1,12 @@
-"""The Content-Security-Policy in a real browser: every main page, the admin and the API docs
-load with no inline script or style, no policy violation and nothing on the console.
+"""The Content-Security-Policy in a real browser: every main page, the admin, the API and its
+docs load with no inline script or style, no policy violation and nothing on the console.
 
 Each page is opened in Chromium with a listener for ``securitypolicyviolation`` events (added
 before any page script runs) and for console messages, page errors and failed requests. The
 first test proves the listener catches a violation, so "none" in the others means none.
 """
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -196,6 +197,10 @@ def test_clinician_pages_keep_the_policy(live_server, page, watch, demo, screens
     page.wait_for_load_state("networkidle")
     assert not watch.problems(), "\n".join(watch.problems())
     screenshot("csp-swagger")
+    # The API itself, opened in the browser: JSON, not DRF's inline-styled browsable pages.
+    open_page(page, watch, f"{base}/api/v1/pumps/", "body")
+    listed = json.loads(page.locator("body").inner_text())
+    assert any(row["id"] == pump.pk for row in listed["results"]), listed
     page.goto(f"{base}/api/docs/redoc/")
     page.wait_for_selector("h1:has-text('ITB pump clinic API')")
     page.wait_for_selector("text=/api/v1/pumps/")
