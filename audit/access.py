@@ -29,6 +29,7 @@ from django.utils import timezone
 from accounts.models import ApiToken
 from audit.models import AccessChannel, AccessLogEntry
 from audit.request_id import current_request_id
+from itb.db import prepared_cursor
 from itb.security import redact_path
 
 PENDING_ATTRIBUTE = "_patient_reads"
@@ -155,9 +156,11 @@ def _insert_unnest(common: dict[str, Any], rows: list[dict[str, Any]]) -> None:
     arrays = ", ".join(f"%s::{_ARRAY_TYPES.get(name, 'text')}[]" for name in _PER_ROW)
     params: list[Any] = [common[name] for name in _PER_REQUEST]
     params += [[row[name] for row in rows] for name in _PER_ROW]
-    with connection.cursor() as cursor:
+    # Prepared (itb.db): the statement's text is the same for every request.
+    with prepared_cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} ({columns}) "  # noqa: S608 - the model's own table and columns
-            f"SELECT %s, %s, %s::inet, %s, %s, r.* FROM unnest({arrays}) AS r",
+            f"SELECT %s::timestamptz, %s::text, %s::inet, %s::text, %s::text, r.* "
+            f"FROM unnest({arrays}) AS r",
             params,
         )

@@ -16,7 +16,8 @@ PROBE = (
     "print(json.dumps({'engine': s.DATABASES['default']['ENGINE'], "
     "'name': str(s.DATABASES['default']['NAME']), 'broker': s.CELERY_BROKER_URL, "
     "'cache': s.CACHES['default']['BACKEND'], 'email': s.EMAIL_BACKEND, "
-    "'use_tz': s.USE_TZ, 'tz': s.TIME_ZONE, 'debug': s.DEBUG}))"
+    "'use_tz': s.USE_TZ, 'tz': s.TIME_ZONE, 'debug': s.DEBUG, "
+    "'options': s.DATABASES['default'].get('OPTIONS', {})}))"
 )
 
 
@@ -58,6 +59,8 @@ def test_database_url_switches_to_postgresql():
     s = probe(DATABASE_URL="postgres://itb@127.0.0.1:5432/itb")
     assert s["engine"] == "django.db.backends.postgresql"
     assert s["name"] == "itb"
+    # Prepared statements on for itb.db.prepared_cursor, never by psycopg's own count.
+    assert s["options"] == {"prepare_threshold": 2**31 - 1}
 
 
 def test_redis_url_switches_broker_and_cache_to_redis():
@@ -130,3 +133,4 @@ def test_production_starts_with_its_environment():
     )
     assert s["debug"] is False
     assert s["engine"] == "django.db.backends.postgresql"
+    assert s["options"] == {"prepare_threshold": 2**31 - 1}

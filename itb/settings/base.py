@@ -7,6 +7,7 @@ emails written to files, all under ``var/``. ``DATABASE_URL`` switches to Postgr
 """
 
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import environ
@@ -89,14 +90,30 @@ TEMPLATES = [
 # --- Database -----------------------------------------------------------------------------------
 # SQLite by default so a fresh clone runs with nothing installed; DATABASE_URL for PostgreSQL,
 # e.g. postgres://itb@127.0.0.1:5432/itb
+
+
+def database_options(config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` (a DATABASES entry) with the options of its engine; production's database
+    too."""
+    options = config.setdefault("OPTIONS", {})
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        # Wait for a writer instead of failing at once: web, worker and beat share one file.
+        options["timeout"] = 20
+    elif config["ENGINE"] == "django.db.backends.postgresql":
+        # Prepared statements on, for itb.db.prepared_cursor only: psycopg would prepare a
+        # statement by itself after this many runs, that is never (Django's default, None,
+        # turns them off altogether).
+        options.setdefault("prepare_threshold", 2**31 - 1)
+    return config
+
+
 DATABASES = {
-    "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'itb.sqlite3'}"),
+    "default": database_options(
+        env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'itb.sqlite3'}")
+    ),
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=0))
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Wait for a writer instead of failing at once: web, worker and beat share one file.
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Time ---------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ the process refuses to start without them."""
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import env
+from .base import database_options, env
 
 
 def _required(name: str) -> str:
@@ -17,7 +17,7 @@ def _required(name: str) -> str:
 DEBUG = False
 SECRET_KEY = _required("DJANGO_SECRET_KEY")
 ALLOWED_HOSTS = [h.strip() for h in _required("DJANGO_ALLOWED_HOSTS").split(",") if h.strip()]
-DATABASES = {"default": env.db_url_config(_required("DATABASE_URL"))}
+DATABASES = {"default": database_options(env.db_url_config(_required("DATABASE_URL")))}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if not env.str("REDIS_URL", default=""):
