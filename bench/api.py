@@ -65,10 +65,9 @@ API_USER = "integrator"
 DETAIL_PUMPS = 20  # the detail requests rotate over this many pumps
 LIST_PAGE_SIZE = 50
 # The per-token throttle, out of the way: the bench measures the app, not the limit. Per second,
-# not per minute: DRF's throttle keeps (and pickles to Redis and back on every request) one
-# timestamp per request in its window, so a per-minute window at benchmark rates would hold tens
-# of thousands of entries and the throttle itself would become the bottleneck. A one-second
-# window holds about as many entries as production's 600/min does.
+# not per minute: the throttle keeps one entry per request of its window in Redis (a sorted set,
+# api/throttling.py), so a per-minute window at benchmark rates would hold tens of thousands.
+# A one-second window holds about as many entries as production's 600/min does.
 DEFAULT_THROTTLE_RATE = "1000000/s"
 RESULT_PREFIX = "BENCH-RESULT "
 INSTALL_HINT = (
