@@ -212,16 +212,16 @@ def _dec(value: float, places: str = "0.0001") -> Decimal:
     return Decimal(repr(value)).quantize(Decimal(places), rounding=ROUND_HALF_EVEN)
 
 
-# The stored percentage's range (pumps.ReservoirFill.delivered_discrepancy_percent: 9 digits, 3
-# places). A refill minutes after the last fill expects almost nothing delivered, so any
-# difference is millions of percent: no meaningful figure. It is stored empty; the flags (over
-# or under delivery, residual discrepancy in mL) still say what matters.
-PERCENT_LIMIT = Decimal("999999.999")
-
-
 def _percent_or_none(value: float) -> Decimal | None:
-    percent = _dec(value, "0.001")
-    return percent if abs(percent) <= PERCENT_LIMIT else None
+    """The delivered-volume percentage to the stored field's places, or None beyond what the
+    field holds: a refill minutes after the last fill expects almost nothing delivered, so any
+    difference is millions of percent, no meaningful figure. The flags (over or under delivery,
+    residual discrepancy in mL) still say what matters."""
+    field = ReservoirFill._meta.get_field("delivered_discrepancy_percent")
+    places = Decimal(1).scaleb(-field.decimal_places)
+    limit = Decimal(1).scaleb(field.max_digits - field.decimal_places) - places
+    percent = _dec(value, str(places))
+    return percent if abs(percent) <= limit else None
 
 
 @transaction.atomic
