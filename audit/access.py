@@ -142,7 +142,14 @@ def flush_patient_reads(request: HttpRequest, response: HttpResponse) -> int:
 # The columns that differ between the rows of one request; the others are the request's own.
 _PER_ROW = ("actor_id", "api_token_id", "patient_id", "what", "channel")
 _PER_REQUEST = ("occurred_at", "request_id", "client_address", "method", "path")
-_ARRAY_TYPES = {"actor_id": "bigint", "api_token_id": "bigint", "patient_id": "bigint"}
+# The columns' SQL types (text when not named): the statement names every parameter's type.
+_SQL_TYPES = {
+    "occurred_at": "timestamptz",
+    "client_address": "inet",
+    "actor_id": "bigint",
+    "api_token_id": "bigint",
+    "patient_id": "bigint",
+}
 
 
 def _insert_unnest(common: dict[str, Any], rows: list[dict[str, Any]]) -> None:
@@ -153,14 +160,14 @@ def _insert_unnest(common: dict[str, Any], rows: list[dict[str, Any]]) -> None:
     quote = connection.ops.quote_name
     table = quote(AccessLogEntry._meta.db_table)
     columns = ", ".join(quote(name) for name in (*_PER_REQUEST, *_PER_ROW))
-    arrays = ", ".join(f"%s::{_ARRAY_TYPES.get(name, 'text')}[]" for name in _PER_ROW)
+    values = ", ".join(f"%s::{_SQL_TYPES.get(name, 'text')}" for name in _PER_REQUEST)
+    arrays = ", ".join(f"%s::{_SQL_TYPES.get(name, 'text')}[]" for name in _PER_ROW)
     params: list[Any] = [common[name] for name in _PER_REQUEST]
     params += [[row[name] for row in rows] for name in _PER_ROW]
     # Prepared (itb.db): the statement's text is the same for every request.
     with prepared_cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} ({columns}) "  # noqa: S608 - the model's own table and columns
-            f"SELECT %s::timestamptz, %s::text, %s::inet, %s::text, %s::text, r.* "
-            f"FROM unnest({arrays}) AS r",
+            f"SELECT {values}, r.* FROM unnest({arrays}) AS r",
             params,
         )
