@@ -117,13 +117,25 @@ def idempotent(handler: Callable[..., Response]) -> Callable[..., Response]:
     """Honour an ``Idempotency-Key`` header on a POST: the first successful response is kept;
     the same key with the same request replays it (``Idempotent-Replayed: true``) and writes
     nothing; the same key with a different request answers 422. A request that fails keeps
-    no record, so it can be corrected and sent again with the same key."""
+    no record, so it can be corrected and sent again with the same key. A header sent empty
+    (a key generator that printed nothing) is a 400: the caller meant the request to be safe
+    to repeat, and without a key it would not be."""
 
     @functools.wraps(handler)
     def wrapper(self: Any, request: Request, *args: Any, **kwargs: Any) -> Response:
-        key = request.headers.get("Idempotency-Key", "").strip()
-        if not key:
+        sent = request.headers.get("Idempotency-Key")
+        if sent is None:
             return handler(self, request, *args, **kwargs)
+        key = sent.strip()
+        if not key:
+            raise exceptions.ValidationError(
+                {
+                    "Idempotency-Key": [
+                        "The Idempotency-Key header is empty: send a unique key (a UUID), or "
+                        "leave the header out."
+                    ]
+                }
+            )
         if len(key) > 200:
             raise exceptions.ValidationError(
                 {"Idempotency-Key": ["At most 200 characters; a UUID is a good key."]}

@@ -95,11 +95,13 @@ IF_MATCH = OpenApiParameter(
 )
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
-    str,
+    # Not blank (an empty key is refused) and at most the 200 characters a key is kept with.
+    {"type": "string", "minLength": 1, "maxLength": 200, "pattern": r"\S"},
     OpenApiParameter.HEADER,
     required=False,
-    description="Any unique string (a UUID): sending the request again with the same key "
-    "returns the first response and changes nothing.",
+    description="Any unique string (a UUID), up to 200 characters: sending the request again "
+    "with the same key returns the first response and changes nothing. Leave the header out "
+    "rather than send it empty: an empty key is refused (400).",
 )
 PRECONDITION_ERRORS = {
     412: OpenApiResponse(description="The record changed since you read it: GET it again."),

@@ -135,6 +135,26 @@ def test_a_failed_request_keeps_no_record_so_the_corrected_one_succeeds(api_as, 
     assert RefillVisit.objects.count() == 1 and visit_entries() == 1
 
 
+@pytest.mark.parametrize("blank", ["", "   ", "\t"])
+def test_an_empty_key_is_refused_and_books_nothing(api_as, api_pump, blank):
+    """A key generator that printed nothing (``$(uuidgen)`` where uuidgen is missing) sends the
+    header empty: a 400 naming the header, not a booking that would not be safe to repeat."""
+    client = api_as("write_token")
+    body = book_body(api_pump, API_FILLED_AT + timedelta(days=20))
+
+    refused = client.post(VISITS, body, format="json", headers={"Idempotency-Key": blank})
+    assert refused.status_code == 400, refused.content
+    (message,) = refused.json()["Idempotency-Key"]
+    assert "Idempotency-Key header is empty" in message
+    assert not RefillVisit.objects.exists() and visit_entries() == 0
+    assert not IdempotencyRecord.objects.exists()
+
+    # Left out, the header asks for nothing: the booking is made.
+    booked = client.post(VISITS, body, format="json")
+    assert booked.status_code == 201, booked.content
+    assert RefillVisit.objects.count() == 1
+
+
 def test_keys_are_per_user(api_as, api_pump, make_pumps, world):
     (other_pump,) = make_pumps(1)
     token, nurse = api_as("write_token"), api_as("nurse")
