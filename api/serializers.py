@@ -3,7 +3,7 @@ unit in the field name; times are ISO 8601 in UTC."""
 
 import functools
 from decimal import Decimal
-from typing import Any
+from typing import Any, get_args
 
 from django.contrib.auth import get_user_model
 from drf_spectacular.types import OpenApiTypes
@@ -11,6 +11,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from alerts.models import Alert
+from dosing.engine.reconciliation import Flag as ReconciliationFlag
 from pumps.models import (
     CareTeamMember,
     Catheter,
@@ -360,20 +361,64 @@ class VisitCompleteSerializer(serializers.Serializer):  # type: ignore[type-arg]
     )
 
 
-class ReconciliationSerializer(serializers.Serializer):  # type: ignore[type-arg]
-    """The volume removed at a refill against the projection (empty values: no previous fill
-    to compare with)."""
+# The codes a refill's reconciliation may raise (dosing.engine.reconciliation), in its order.
+RECONCILIATION_FLAGS: tuple[str, ...] = get_args(ReconciliationFlag)
 
-    expected_residual_ml = serializers.DecimalField(max_digits=8, decimal_places=4, allow_null=True)
+
+class ReconciliationSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    """The volume removed at a refill against the projection of the previous fill (null
+    figures: no previous fill to compare with)."""
+
+    expected_residual_ml = serializers.DecimalField(
+        max_digits=8,
+        decimal_places=4,
+        allow_null=True,
+        help_text="The volume (mL) the projection expected in the reservoir when it was "
+        "emptied at this refill; null when there is no previous fill to compare with.",
+    )
     residual_discrepancy_ml = serializers.DecimalField(
-        max_digits=8, decimal_places=4, allow_null=True
+        max_digits=8,
+        decimal_places=4,
+        allow_null=True,
+        help_text="Volume removed − expected residual (mL): below zero, less was left than "
+        "expected (the pump delivered more); null when there is no previous fill.",
     )
     # The stored fields' own digits (pumps.ReservoirFill): a refill just after the last one
     # has a tiny expected delivery, so the percentage can run to six digits.
     delivered_discrepancy_percent = serializers.DecimalField(
-        max_digits=9, decimal_places=3, allow_null=True
+        max_digits=9,
+        decimal_places=3,
+        allow_null=True,
+        help_text="(Delivered − expected delivered volume) / expected delivered volume × 100 "
+        "(%): above zero, the pump delivered more than programmed. Null when there is no "
+        "previous fill, or when almost nothing was due to be delivered (a refill just after "
+        "the last one: no meaningful percentage).",
     )
-    flags = serializers.ListField(child=serializers.CharField())
+    flags = serializers.ListField(
+        child=serializers.ChoiceField(choices=RECONCILIATION_FLAGS),
+        help_text="What is beyond the tolerances of the dosing rules (empty: nothing). "
+        "`under_delivery`: less delivered than expected by more than the delivered-volume "
+        "tolerance (default 14.5 %), so more was left in the reservoir (suspect a catheter "
+        "occlusion, kink or a motor stall; watch for withdrawal). `over_delivery`: more "
+        "delivered than expected beyond that tolerance (suspect a leak, over-infusion or an "
+        "earlier data error; watch for overdose). `residual_discrepancy`: the volume removed "
+        "differs from the expected residual by more than the residual tolerance (default "
+        "1 mL for reservoirs up to 20 mL, 2 mL above).",
+    )
+
+
+class RefillVisitCompletedSerializer(RefillVisitSerializer):
+    """A visit just completed: the visit as GET gives it (and its ETag), with the
+    reconciliation of the refill recorded."""
+
+    reconciliation = ReconciliationSerializer(
+        read_only=True,
+        help_text="The volume removed against the projection, with the flags to act on.",
+    )
+
+    class Meta(RefillVisitSerializer.Meta):
+        fields = [*RefillVisitSerializer.Meta.fields, "reconciliation"]
+        read_only_fields = fields
 
 
 class AlertSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]

@@ -572,13 +572,15 @@ class VisitViewSet(mixins.ListModelMixin, ResourceViewSet):
     @extend_schema(
         summary="Complete a refill",
         description="Record the refill done at this visit: the same checks as the refill page "
-        "(septum confirmation, the programmed concentration) and the reconciliation of the "
-        "volume removed against the projection, with its flags. Completes the visit and "
-        "recomputes the projection. Needs If-Match.",
+        "(septum confirmation, the concentration the pump is programmed for) and the "
+        "reconciliation of the volume removed against the projection, with its flags "
+        "(`under_delivery`, `over_delivery`, `residual_discrepancy`). Completes the visit and "
+        "recomputes the projection. Needs If-Match. The answer is the visit as GET gives it "
+        "(the ETag is the visit's) with `reconciliation` added.",
         parameters=[IF_MATCH, IDEMPOTENCY_KEY],
         request=s.VisitCompleteSerializer,
         responses={
-            200: s.RefillVisitSerializer,
+            200: s.RefillVisitCompletedSerializer,
             **ERRORS,
             **PRECONDITION_ERRORS,
             **IDEMPOTENCY_ERRORS,
@@ -595,7 +597,8 @@ class VisitViewSet(mixins.ListModelMixin, ResourceViewSet):
                     "septum_confirmed": True,
                 },
                 request_only=True,
-            )
+            ),
+            ex.detail("Completed", ex.COMPLETED_VISIT),
         ],
     )
     @action(detail=True, methods=["post"])

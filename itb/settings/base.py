@@ -259,6 +259,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # A visit's status appears in two components (RefillVisit, RefillVisitCompleted): named
+    # here, its enum keeps the name it has always had.
+    "ENUM_NAME_OVERRIDES": {"RefillVisitStatusEnum": "refills.models.VisitStatus"},
 }
 
 # --- Security headers ---------------------------------------------------------------------------

@@ -269,3 +269,47 @@ def test_fixed_bug_stays_fixed(
 ) -> None:
     case = repro_case(FIXED_BUGS[bug][index], seeded)
     call_and_check(case, bearer_for(seeded, "write"), checks=CHECKS)
+
+
+def test_complete_answers_with_its_declared_schema_and_the_reconciliation(
+    seeded: Seeded, wsgi_in_test_transaction: None
+) -> None:
+    """``POST .../complete/`` answers the visit with its ``reconciliation``: the schema declares
+    it (the figures with their units, the flag codes) and the response validates against it."""
+    path = "/api/v1/refill-visits/{id}/complete/"
+    operation = live_schema()[path]["POST"]
+    declared = operation.definition.raw["responses"]["200"]["content"]["application/json"]
+    component = declared["schema"]["$ref"].rsplit("/", 1)[-1]
+    schemas = live_schema().raw_schema["components"]["schemas"]
+    assert "reconciliation" in schemas[component]["required"]
+    reconciliation = schemas["Reconciliation"]
+    assert set(reconciliation["properties"]) == {
+        "expected_residual_ml",
+        "residual_discrepancy_ml",
+        "delivered_discrepancy_percent",
+        "flags",
+    }
+    flags = reconciliation["properties"]["flags"]
+    enum = schemas[flags["items"]["$ref"].rsplit("/", 1)[-1]]["enum"]
+    assert enum == ["under_delivery", "over_delivery", "residual_discrepancy"]
+    assert all(f"`{code}`" in flags["description"] for code in enum)
+
+    # Nine days at 0.6 mL/day from 20 mL leave 14.6 mL: 2 mL removed is over-delivery.
+    body = {**(body_for(f"POST {path}", seeded) or {}), "volume_removed_ml": "2.00"}
+    case = operation.Case(
+        path_parameters={"id": record_id(path, seeded)},
+        headers={"If-Match": "*"},
+        body=body,
+        media_type="application/json",
+    )
+    auth = bearer_for(seeded, "write")
+    with transaction.atomic():
+        try:
+            response = case.call(headers=auth)
+        finally:
+            transaction.set_rollback(True)
+    assert response.status_code == 200, response.text
+    answered = response.json()["reconciliation"]
+    assert answered["flags"] == ["over_delivery", "residual_discrepancy"]
+    assert answered["expected_residual_ml"] == "14.6000"
+    case.validate_response(response, checks=CHECKS, headers=auth)
