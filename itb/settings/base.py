@@ -262,6 +262,12 @@ SPECTACULAR_SETTINGS = {
     # A visit's status appears in two components (RefillVisit, RefillVisitCompleted): named
     # here, its enum keeps the name it has always had.
     "ENUM_NAME_OVERRIDES": {"RefillVisitStatusEnum": "refills.models.VisitStatus"},
+    # The default hook (enums as components), then: what the API answers declares every
+    # property it may hold, so an undeclared one fails schema validation (api/schema.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "api.schema.close_response_objects",
+    ],
 }
 
 # --- Security headers ---------------------------------------------------------------------------

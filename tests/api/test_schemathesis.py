@@ -16,6 +16,7 @@ The requests that showed the bugs this test found (all fixed) are replayed in ``
 and must pass every check.
 """
 
+import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,6 +30,8 @@ from django.db import close_old_connections, transaction
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.failures import FailureGroup
+from schemathesis.core.transport import Response
 from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -37,6 +40,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from accounts.services import api_token_issue
+from api.schema import reachable_components
 from tests.api.conftest import Seeded
 from tests.api.test_matrix import SCHEMA_OPERATIONS, body_for, record_id
 
@@ -294,9 +298,20 @@ def test_complete_answers_with_its_declared_schema_and_the_reconciliation(
     assert enum == ["under_delivery", "over_delivery", "residual_discrepancy"]
     assert all(f"`{code}`" in flags["description"] for code in enum)
 
-    # Nine days at 0.6 mL/day from 20 mL leave 14.6 mL: 2 mL removed is over-delivery.
+    case, response, auth = complete_a1_visit(seeded)
+    assert response.status_code == 200, response.text
+    answered = response.json()["reconciliation"]
+    assert answered["flags"] == ["over_delivery", "residual_discrepancy"]
+    assert answered["expected_residual_ml"] == "14.6000"
+    case.validate_response(response, checks=CHECKS, headers=auth)
+
+
+def complete_a1_visit(seeded: Seeded) -> tuple[Any, Response, dict[str, str]]:
+    """Complete patient A1's booked visit (in a savepoint rolled back) with a reconciliation
+    that raises flags: nine days at 0.6 mL/day from 20 mL leave 14.6 mL, and 2 mL is removed."""
+    path = "/api/v1/refill-visits/{id}/complete/"
     body = {**(body_for(f"POST {path}", seeded) or {}), "volume_removed_ml": "2.00"}
-    case = operation.Case(
+    case = live_schema()[path]["POST"].Case(
         path_parameters={"id": record_id(path, seeded)},
         headers={"If-Match": "*"},
         body=body,
@@ -308,8 +323,56 @@ def test_complete_answers_with_its_declared_schema_and_the_reconciliation(
             response = case.call(headers=auth)
         finally:
             transaction.set_rollback(True)
+    return case, response, auth
+
+
+def with_body(response: Response, body: Any) -> Response:
+    """``response`` with another JSON body."""
+    return Response(
+        status_code=response.status_code,
+        headers=response.headers,
+        content=json.dumps(body).encode(),
+        request=response.request,
+        elapsed=response.elapsed,
+        verify=response.verify,
+    )
+
+
+def test_a_property_the_schema_does_not_declare_fails_the_response_check(
+    seeded: Seeded, wsgi_in_test_transaction: None
+) -> None:
+    """The objects the API answers with declare every property they may hold (api/schema.py),
+    so a response carrying one more — as ``complete`` carried ``reconciliation`` before the
+    schema declared it — fails the schema check schemathesis runs on every response."""
+    case, response, auth = complete_a1_visit(seeded)
     assert response.status_code == 200, response.text
-    answered = response.json()["reconciliation"]
-    assert answered["flags"] == ["over_delivery", "residual_discrepancy"]
-    assert answered["expected_residual_ml"] == "14.6000"
-    case.validate_response(response, checks=CHECKS, headers=auth)
+    case.validate_response(response, checks=[response_schema_conformance], headers=auth)
+    answered = response.json()
+    drifted = (
+        {**answered, "undeclared": True},
+        {**answered, "reconciliation": {**answered["reconciliation"], "undeclared": True}},
+    )
+    for body in drifted:
+        with pytest.raises(FailureGroup, match="undeclared"):
+            case.validate_response(
+                with_body(response, body), checks=[response_schema_conformance], headers=auth
+            )
+    # Every object a response holds is closed, but the program steps: sent in requests too,
+    # where the API ignores what it does not know.
+    schemas = live_schema().raw_schema["components"]["schemas"]
+    answered_by_the_api = reachable_components(
+        [
+            operation.get("responses", {})
+            for item in live_schema().raw_schema["paths"].values()
+            for operation in item.values()
+            if isinstance(operation, dict)
+        ],
+        schemas,
+    )
+    open_objects = {
+        name
+        for name in answered_by_the_api
+        if schemas[name].get("type") == "object"
+        and schemas[name].get("additionalProperties") is not False
+    }
+    assert open_objects == {"ProgramStep"}
