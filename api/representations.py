@@ -354,18 +354,69 @@ def _select(alias: str, model: type[models.Model], column: str, name: str, part:
     return f"{alias}.{column} AS {name}"
 
 
-@functools.cache
-def _rows_sql(*, with_patient: bool) -> str:
-    """The statement (without its WHERE) that reads pumps with their model, program in force
-    and catheter in place. Correlated subqueries pick the latest program and the newest catheter
-    in place, as the models' orderings do; both are index lookups. Names are read by scalar
-    subqueries rather than joins: PostgreSQL then plans the statement in a third of the time,
-    which is most of what it costs. ``with_patient`` joins the patient, for the access rule."""
-    from django.contrib.auth import get_user_model
+def _ids_condition(column: str, *, single: bool) -> str:
+    return f"{column} = %s::bigint" if single else f"{column} = ANY(%s::bigint[])"
 
-    user_table = get_user_model()._meta.db_table
+
+@functools.cache
+def _from_sql(*, with_patient: bool, single: bool) -> str:
+    """The FROM and WHERE of both statements: the pumps asked for (one id, or an array of ids:
+    two statement texts, each with a plan that suits it), each with its model, its program in
+    force and its catheter in place. The program and the catheter are picked from the asked
+    pumps' own rows, as the models' orderings do (DISTINCT ON the pump, newest first), so the
+    plan stays one pass over those rows whatever the table statistics say; a correlated
+    subquery a pump (ORDER BY ... LIMIT 1) became a sort of the whole table a pump once
+    PostgreSQL had analysed a small clinic's tables. The same ids parameter comes three times
+    (``_statement``). ``with_patient`` joins the patient, for the access rule."""
     program = PumpProgram._meta.db_table
     catheter = Catheter._meta.db_table
+    patient = f"JOIN {Patient._meta.db_table} pt ON pt.id = p.patient_id " if with_patient else ""
+    return (
+        f"FROM {Pump._meta.db_table} p "
+        f"{patient}"
+        f"JOIN {PumpModel._meta.db_table} m ON m.id = p.pump_model_id "
+        f"LEFT JOIN (SELECT DISTINCT ON (x.pump_id) x.* FROM {program} x "
+        f"WHERE {_ids_condition('x.pump_id', single=single)} "
+        "ORDER BY x.pump_id, x.effective_from DESC) pr ON pr.pump_id = p.id "
+        f"LEFT JOIN (SELECT DISTINCT ON (y.pump_id) y.* FROM {catheter} y "
+        f"WHERE y.removed_on IS NULL AND {_ids_condition('y.pump_id', single=single)} "
+        "ORDER BY y.pump_id, y.implanted_on DESC) c ON c.pump_id = p.id "
+        f"WHERE {_ids_condition('p.id', single=single)}"
+    )
+
+
+def _statement(select: str, pump_ids: Sequence[int], user: Any | None) -> tuple[str, list[Any]]:
+    """``select`` (the columns) with ``_from_sql`` for ``pump_ids``, limited to the patients
+    ``user`` may see when given, and its parameters."""
+    single = len(pump_ids) == 1
+    sql = f"{select} {_from_sql(with_patient=user is not None, single=single)}"
+    ids: Any = pump_ids[0] if single else list(pump_ids)
+    params: list[Any] = [ids, ids, ids]
+    if user is not None:
+        condition, access_params = visible_patients_sql(user, "pt.id", "pt.clinic_id")
+        sql += f" AND {condition}"
+        params += access_params
+    return sql, params
+
+
+def _username_sql(column: str) -> str:
+    from django.contrib.auth import get_user_model
+
+    return f"(SELECT u.username FROM {get_user_model()._meta.db_table} u WHERE u.id = {column})"
+
+
+def _catheter_model_sql() -> str:
+    return (
+        f"(SELECT cm.name FROM {CatheterModel._meta.db_table} cm WHERE cm.id = c.catheter_model_id)"
+    )
+
+
+@functools.cache
+def _rows_select() -> str:
+    """The columns of the statement that reads pumps with their model, program in force and
+    catheter in place (``_from_sql``), one flat row a pump. Names are read by scalar
+    subqueries rather than joins: PostgreSQL then plans the statement in a third of the time,
+    which is most of what it costs."""
     columns = [_select("p", Pump, c, c, "pump") for c in PUMP_COLUMNS]
     columns += [
         "m.model_number AS model_number",
@@ -374,10 +425,8 @@ def _rows_sql(*, with_patient: bool) -> str:
     ]
     columns += [_select("pr", PumpProgram, c, f"program_{c}", "program") for c in PROGRAM_COLUMNS]
     columns += [
-        f"(SELECT u.username FROM {user_table} u WHERE u.id = pr.entered_by_id) "
-        "AS program_entered_by",
-        f"(SELECT u.username FROM {user_table} u WHERE u.id = pr.verified_by_id) "
-        "AS program_verified_by",
+        f"{_username_sql('pr.entered_by_id')} AS program_entered_by",
+        f"{_username_sql('pr.verified_by_id')} AS program_verified_by",
     ]
     # The flex steps in the same statement, as JSON text pairs (exact: no float on the way).
     columns += [
@@ -386,20 +435,8 @@ def _rows_sql(*, with_patient: bool) -> str:
         "AS program_steps"
     ]
     columns += [_select("c", Catheter, c, f"catheter_{c}", "catheter") for c in CATHETER_COLUMNS]
-    columns += [
-        f"(SELECT cm.name FROM {CatheterModel._meta.db_table} cm "
-        "WHERE cm.id = c.catheter_model_id) AS catheter_model"
-    ]
-    patient = f"JOIN {Patient._meta.db_table} pt ON pt.id = p.patient_id " if with_patient else ""
-    return (
-        f"SELECT {', '.join(columns)} FROM {Pump._meta.db_table} p "
-        f"{patient}"
-        f"JOIN {PumpModel._meta.db_table} m ON m.id = p.pump_model_id "
-        f"LEFT JOIN {program} pr ON pr.id = (SELECT x.id FROM {program} x "
-        "WHERE x.pump_id = p.id ORDER BY x.effective_from DESC LIMIT 1) "
-        f"LEFT JOIN {catheter} c ON c.id = (SELECT y.id FROM {catheter} y "
-        "WHERE y.pump_id = p.id AND y.removed_on IS NULL ORDER BY y.implanted_on DESC LIMIT 1) "
-    )
+    columns += [f"{_catheter_model_sql()} AS catheter_model"]
+    return f"SELECT {', '.join(columns)}"
 
 
 def _fetch(sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
@@ -412,20 +449,7 @@ def _fetch(sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
 
 
 def _rows_sql_path(pump_ids: Sequence[int], user: Any | None) -> list[dict[str, Any]]:
-    # Two statement texts whatever the number of pumps: a detail's, whose generic plan is an
-    # index lookup, and a list page's, an array of ids.
-    sql = _rows_sql(with_patient=user is not None)
-    params: list[Any]
-    if len(pump_ids) == 1:
-        sql += "WHERE p.id = %s::bigint"
-        params = [pump_ids[0]]
-    else:
-        sql += "WHERE p.id = ANY(%s::bigint[])"
-        params = [list(pump_ids)]
-    if user is not None:
-        condition, access_params = visible_patients_sql(user, "pt.id", "pt.clinic_id")
-        sql += f" AND {condition}"
-        params += access_params
+    sql, params = _statement(_rows_select(), pump_ids, user)
     rows = _fetch(sql, params)
     rate_as_text = _as_text(
         FlexStep._meta.get_field("rate_mcg_per_hour"), _fields()["step"]["rate_mcg_per_hour"]
