@@ -112,6 +112,28 @@ class Cursor(CursorPagination):
     max_page_size = 200
     ordering = "-id"
 
+    def get_paginated_json_response(self, results: list[str]) -> Response:
+        """``get_paginated_response`` for results already written as JSON texts (the pump
+        list: ``api.representations.pump_documents``): the same page, not encoded again."""
+        next_link = json.dumps(self.get_next_link())
+        previous_link = json.dumps(self.get_previous_link())
+        body = f'{{"next":{next_link},"previous":{previous_link},"results":[{",".join(results)}]}}'
+        return WrittenJSONResponse(body.encode())
+
+
+class WrittenJSONResponse(Response):
+    """A response whose JSON body is already written: rendered as it is, with the JSON
+    renderer's content type."""
+
+    def __init__(self, body: bytes) -> None:
+        super().__init__(status=status.HTTP_200_OK)
+        self.written_body = body
+
+    @property
+    def rendered_content(self) -> bytes:  # type: ignore[override]  # bytes, as JSONRenderer gives
+        self["Content-Type"] = "application/json"
+        return self.written_body
+
 
 def idempotent(handler: Callable[..., Response]) -> Callable[..., Response]:
     """Honour an ``Idempotency-Key`` header on a POST: the first successful response is kept;

@@ -562,3 +562,241 @@ def pump_representation(pump_id: int, *, user: Any | None = None) -> dict[str, A
     it)."""
     found = pump_representations([pump_id], user=user)
     return found[0] if found else None
+
+
+# --- the list page's documents: the same representations, written as JSON by PostgreSQL ------
+#
+# A list page is the API's largest read. Building 50 representations as Python dicts and then
+# encoding them costs more than reading them: here PostgreSQL writes each pump's JSON document
+# in the same statement (json_build_object, keys in the serializer's order, values in exactly
+# the text the serializer's fields write), and the page is joined from those documents. It
+# applies only where PostgreSQL can write every field as the serializer does (UTC, ISO 8601,
+# decimals to their stored places); otherwise, as on other databases, pump_documents answers
+# None and the caller encodes pump_representations. ``tests/api/test_representations.py``
+# checks that both give the same JSON, key for key and in the same order.
+
+
+class _NotExpressible(Exception):
+    """A field PostgreSQL cannot write exactly as its serializer field does."""
+
+
+def _passthrough_fields() -> tuple[type, ...]:
+    """Serializer fields that write a column's value as it is: text, a choice, an integer."""
+    from rest_framework import serializers
+
+    return (
+        serializers.CharField,
+        serializers.ChoiceField,
+        serializers.IntegerField,
+        serializers.PrimaryKeyRelatedField,
+    )
+
+
+def _json_sql(part: str, name: str, model: type[models.Model], expression: str) -> str:
+    """The SQL value of field ``name`` of ``part`` (a column ``expression`` of ``model``), as
+    JSON that equals the serializer field's output. Raises _NotExpressible otherwise."""
+    from rest_framework import serializers
+
+    field = _fields()[part][name]
+    column = expression.split(".", 1)[1]
+    try:
+        model_field = model._meta.get_field(column.removesuffix("_id"))
+    except FieldDoesNotExist:
+        raise _NotExpressible(f"{part}.{name}") from None
+    if isinstance(model_field, models.DateTimeField):
+        if not isinstance(field, serializers.DateTimeField) or (
+            getattr(field, "format", api_settings.DATETIME_FORMAT) != ISO_8601
+        ):
+            raise _NotExpressible(f"{part}.{name}")
+        # isoformat() in UTC with its +00:00 written Z, and no fraction when it is zero.
+        return (
+            f"replace(to_char({expression} AT TIME ZONE 'UTC', "
+            "'YYYY-MM-DD\"T\"HH24:MI:SS.US') || 'Z', '.000000Z', 'Z')"
+        )
+    if isinstance(model_field, models.DecimalField) or type(model_field) is models.DateField:
+        if not _as_text(model_field, field):
+            raise _NotExpressible(f"{part}.{name}")
+        if isinstance(model_field, models.DecimalField):
+            return f"{expression}::text"
+        return f"to_char({expression}, 'YYYY-MM-DD')"
+    if isinstance(model_field, models.TimeField):
+        if not isinstance(field, serializers.TimeField) or (
+            getattr(field, "format", api_settings.TIME_FORMAT) != ISO_8601
+        ):
+            raise _NotExpressible(f"{part}.{name}")
+        # PostgreSQL writes a fraction of a second shorter than isoformat() does.
+        return (
+            f"CASE WHEN strpos({expression}::text, '.') = 0 THEN {expression}::text "
+            f"ELSE to_char(DATE '2000-01-01' + {expression}, 'HH24:MI:SS.US') END"
+        )
+    if isinstance(field, _passthrough_fields()) and not isinstance(
+        field, serializers.DecimalField | serializers.DateField | serializers.TimeField
+    ):
+        return expression
+    raise _NotExpressible(f"{part}.{name}")
+
+
+def _object_sql(pairs: list[tuple[str, str]]) -> str:
+    return "json_build_object(" + ", ".join(f"'{key}', {value}" for key, value in pairs) + ")"
+
+
+@functools.cache
+def _documents_select() -> str | None:
+    """The columns of the statement that reads each pump's id and its representation as JSON
+    text (``_from_sql``); None when some field cannot be written by PostgreSQL as its
+    serializer does."""
+    from rest_framework import serializers
+
+    def field(part: str, name: str, model: type[models.Model], expression: str) -> str:
+        return _json_sql(part, name, model, expression)
+
+    try:
+        if not isinstance(_fields()["catheter"]["catheter_volume_ml"], serializers.FloatField):
+            raise _NotExpressible("catheter.catheter_volume_ml")
+        steps = (
+            "(SELECT coalesce(json_agg(json_build_object("
+            f"'start_time', {field('step', 'start_time', FlexStep, 's.start_time')}, "
+            "'rate_mcg_per_hour', "
+            f"{field('step', 'rate_mcg_per_hour', FlexStep, 's.rate_mcg_per_hour')}) "
+            f"ORDER BY s.start_time), '[]'::json) FROM {FlexStep._meta.db_table} s "
+            "WHERE s.program_id = pr.id)"
+        )
+        program = _object_sql(
+            [
+                ("id", "pr.id"),
+                ("pump", "p.id"),
+                (
+                    "effective_from",
+                    field("program", "effective_from", PumpProgram, "pr.effective_from"),
+                ),
+                ("mode", field("program", "mode", PumpProgram, "pr.mode")),
+                (
+                    "concentration_mcg_per_ml",
+                    field(
+                        "program",
+                        "concentration_mcg_per_ml",
+                        PumpProgram,
+                        "pr.concentration_mcg_per_ml",
+                    ),
+                ),
+                (
+                    "daily_dose_mcg",
+                    field("program", "daily_dose_mcg", PumpProgram, "pr.daily_dose_mcg"),
+                ),
+                ("steps", steps),
+                ("reason", field("program", "reason", PumpProgram, "pr.reason")),
+                (
+                    "dose_change_verdict",
+                    field("program", "dose_change_verdict", PumpProgram, "pr.dose_change_verdict"),
+                ),
+                (
+                    "override_reason",
+                    field("program", "override_reason", PumpProgram, "pr.override_reason"),
+                ),
+                ("entered_by", _username_sql("pr.entered_by_id")),
+                ("entered_at", field("program", "entered_at", PumpProgram, "pr.entered_at")),
+                ("verified_by", _username_sql("pr.verified_by_id")),
+            ]
+        )
+        # catheter_volume_ml: the engine's product of the two, in double precision as in
+        # Python (each decimal rounded to the nearest double first, as float() does).
+        catheter = _object_sql(
+            [
+                ("id", "c.id"),
+                ("model", _catheter_model_sql()),
+                ("implanted_on", field("catheter", "implanted_on", Catheter, "c.implanted_on")),
+                (
+                    "implanted_length_cm",
+                    field("catheter", "implanted_length_cm", Catheter, "c.implanted_length_cm"),
+                ),
+                (
+                    "volume_per_cm_ml",
+                    field("catheter", "volume_per_cm_ml", Catheter, "c.volume_per_cm_ml"),
+                ),
+                (
+                    "catheter_volume_ml",
+                    "c.implanted_length_cm::float8 * c.volume_per_cm_ml::float8",
+                ),
+            ]
+        )
+        projection = _object_sql(
+            [
+                (
+                    "low_reservoir_alarm_at",
+                    field("projection", "low_reservoir_alarm_at", Pump, "p.projected_alarm_at"),
+                ),
+                ("empty_at", field("projection", "empty_at", Pump, "p.projected_empty_at")),
+                ("refill_due_at", field("projection", "refill_due_at", Pump, "p.refill_due_at")),
+                (
+                    "refill_due_reason",
+                    field("projection", "refill_due_reason", Pump, "p.refill_due_reason"),
+                ),
+                (
+                    "stability_limit_at",
+                    field("projection", "stability_limit_at", Pump, "p.stability_limit_at"),
+                ),
+                ("updated_at", field("projection", "updated_at", Pump, "p.projection_updated_at")),
+                ("error", field("projection", "error", Pump, "p.projection_error")),
+            ]
+        )
+        pump = _object_sql(
+            [
+                ("id", "p.id"),
+                ("patient", "p.patient_id"),
+                ("serial_number", field("pump", "serial_number", Pump, "p.serial_number")),
+                ("model_number", field("pump", "model_number", PumpModel, "m.model_number")),
+                ("model_name", field("pump", "model_name", PumpModel, "m.name")),
+                (
+                    "reservoir_capacity_ml",
+                    field("pump", "reservoir_capacity_ml", PumpModel, "m.reservoir_capacity_ml"),
+                ),
+                ("implanted_on", field("pump", "implanted_on", Pump, "p.implanted_on")),
+                ("status", field("pump", "status", Pump, "p.status")),
+                (
+                    "low_reservoir_alarm_ml",
+                    field("pump", "low_reservoir_alarm_ml", Pump, "p.low_reservoir_alarm_ml"),
+                ),
+                (
+                    "fixed_flow_rate_ml_per_day",
+                    field(
+                        "pump", "fixed_flow_rate_ml_per_day", Pump, "p.fixed_flow_rate_ml_per_day"
+                    ),
+                ),
+                (
+                    "elective_replacement_on",
+                    field("pump", "elective_replacement_on", Pump, "p.elective_replacement_on"),
+                ),
+                ("replace_by_on", field("pump", "replace_by_on", Pump, "p.replace_by_on")),
+                ("next_visit_at", field("pump", "next_visit_at", Pump, "p.next_visit_at")),
+                ("current_program", f"CASE WHEN pr.id IS NULL THEN NULL ELSE {program} END"),
+                ("catheter", f"CASE WHEN c.id IS NULL THEN NULL ELSE {catheter} END"),
+                ("projection", projection),
+                ("notes", field("pump", "notes", Pump, "p.notes")),
+            ]
+        )
+    except _NotExpressible:
+        return None
+    return f"SELECT p.id AS id, {pump}::text AS document"
+
+
+def pump_documents(pump_ids: Iterable[int], *, user: Any | None = None) -> list[str] | None:
+    """The JSON texts of ``pump_representations(pump_ids, user=user)``, in that order, written
+    by PostgreSQL in one statement; None where that cannot be done exactly (another database,
+    a time zone other than UTC, a field PostgreSQL cannot write as the serializer does): the
+    caller then encodes ``pump_representations``."""
+    pump_ids = list(pump_ids)
+    if connection.vendor != "postgresql":
+        return None
+    zone = timezone.get_current_timezone()
+    if not (zone is UTC or getattr(zone, "key", None) in UTC_NAMES):
+        return None
+    select = _documents_select()
+    if select is None:
+        return None
+    if not pump_ids:
+        return []
+    sql, params = _statement(select, pump_ids, user)
+    with prepared_cursor() as cursor:
+        cursor.execute(sql, params)
+        found = dict(cursor.fetchall())
+    return [found[pk] for pk in pump_ids if pk in found]

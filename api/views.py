@@ -35,6 +35,7 @@ from alerts.services import alert_acknowledge
 from api import examples as ex
 from api import serializers as s
 from api.base import (
+    Cursor,
     NullsLastOrdering,
     ResourceViewSet,
     TokenRateThrottle,
@@ -42,7 +43,7 @@ from api.base import (
     idempotent,
     service_errors,
 )
-from api.representations import pump_representation, pump_representations
+from api.representations import pump_documents, pump_representation, pump_representations
 from dosing.models import DrugProduct, ProductUse
 from pumps.models import (
     CareRole,
@@ -294,7 +295,14 @@ class PumpViewSet(mixins.ListModelMixin, ResourceViewSet):
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         assert page is not None  # always paginated
-        return self.get_paginated_response(pump_representations([row["id"] for row in page]))
+        ids = [row["id"] for row in page]
+        # The page's representations as JSON written by PostgreSQL where it can write them
+        # exactly as the serializer does (api.representations); else encoded here.
+        documents = pump_documents(ids)
+        if documents is None:
+            return self.get_paginated_response(pump_representations(ids))
+        assert isinstance(self.paginator, Cursor)
+        return self.paginator.get_paginated_json_response(documents)
 
     @extend_schema(
         summary="Change a pump's record",

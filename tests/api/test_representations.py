@@ -226,3 +226,95 @@ def test_one_query_whatever_the_number_of_pumps(world, make_pumps, every_kind):
         assert len(built[2]["current_program"]["steps"]) == 3
     finally:
         timezone.deactivate()
+
+
+# --- the list page's documents, written as JSON by PostgreSQL -----------------------------------
+
+
+def nested_keys(value: Any) -> Any:
+    """The keys of every object in ``value``, in order, all the way down."""
+    if isinstance(value, dict):
+        return [(key, nested_keys(item)) for key, item in value.items()]
+    if isinstance(value, list):
+        return [nested_keys(item) for item in value]
+    return None
+
+
+def test_the_documents_are_the_serializers_json_for_every_kind_of_pump(world, every_kind):
+    """Key for key, in the same order, with the same values: text to the same places, times
+    in UTC with Z, a catheter volume that is the same double."""
+    ids = list(every_kind.values())
+    with timezone.override(UTC):
+        expected = reference(ids)
+        documents = representations.pump_documents(ids)
+    assert documents is not None
+    built = [json.loads(document) for document in documents]
+    for name, want, got in zip(every_kind, expected, built, strict=True):
+        assert got == want, name
+        assert nested_keys(got) == nested_keys(want), f"{name}: fields in another order"
+    by_name = dict(zip(every_kind, built, strict=True))
+    assert by_name["flex"]["current_program"]["steps"][2] == {
+        "start_time": "19:30:00",
+        "rate_mcg_per_hour": "12.125",
+    }
+    assert by_name["no program"]["current_program"] is None
+    assert by_name["no catheter"]["catheter"] is None
+    assert by_name["fixed rate"]["catheter"]["catheter_volume_ml"] == 45.5 * 0.0021
+    assert by_name["simple"]["projection"]["refill_due_at"].endswith("Z")
+
+
+def test_the_documents_match_the_representations_for_every_user(world, every_kind):
+    """The same pumps left out, the same JSON for those shown, and in the order asked."""
+    implant(world.clinician_b, world.patient_b1, "8637-20")
+    ids = list(Pump.objects.order_by("-pk").values_list("pk", flat=True))
+    with timezone.override(UTC):
+        for user in (None, *world.users()):
+            documents = representations.pump_documents(ids, user=user)
+            assert documents is not None
+            expected = plain(representations.pump_representations(ids, user=user))
+            assert [json.loads(document) for document in documents] == expected, str(user)
+            if user is not None:
+                visible = set(pumps_visible_to(user).values_list("pk", flat=True))
+                assert {pump["id"] for pump in expected} == visible, str(user)
+        assert representations.pump_documents([]) == []
+
+
+@pytest.mark.parametrize("zone", ["Europe/London", "America/Chicago"])
+def test_no_documents_outside_utc(every_kind, zone):
+    """PostgreSQL writes times in UTC only: in another zone the caller encodes the
+    representations instead (the API itself always answers in UTC)."""
+    with timezone.override(zone):
+        assert representations.pump_documents(list(every_kind.values())) is None
+
+
+def test_the_documents_take_one_query_whatever_the_number_of_pumps(world, make_pumps, every_kind):
+    few = [pump.pk for pump in make_pumps(2)] + [every_kind["flex"]]
+    many = few + [pump.pk for pump in make_pumps(30)]
+    with timezone.override(UTC):
+        for ids in (few, many):
+            with CaptureQueriesContext(connection) as captured:
+                documents = representations.pump_documents(ids, user=world.clinician)
+            assert documents is not None
+            assert [json.loads(document)["id"] for document in documents] == ids
+            assert len(captured.captured_queries) == 1
+
+
+def test_the_pump_list_answers_the_documents(world, every_kind, api_as):
+    """Through the API: each page's results are the serializer's representations, in the
+    order of the page, and the links walk the whole list."""
+    client = api_as("read_token")
+    url: str | None = "/api/v1/pumps/?page_size=3"
+    seen: list[Any] = []
+    while url:
+        response = client.get(url)
+        assert response.status_code == 200
+        assert response["Content-Type"] == "application/json"
+        body = json.loads(response.content)
+        assert list(body) == ["next", "previous", "results"]
+        seen += body["results"]
+        url = body["next"]
+    visible = sorted(pumps_visible_to(world.integrator).values_list("pk", flat=True))
+    assert len(visible) > 3  # more than one page
+    assert [pump["id"] for pump in seen] == visible
+    with timezone.override(UTC):
+        assert seen == reference(visible)
