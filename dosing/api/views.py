@@ -34,12 +34,22 @@ from dosing.engine.screening import starting_daily_dose
 from dosing.selectors import DosingRulesMissing, EngineRules, engine_rules
 from pumps.selectors import default_time_zone_for
 
-# {field name: [messages]}: any field of the request (or non_field_errors) may appear.
+# {field name: [messages]}: any field of the request (or non_field_errors) may appear. A flex
+# program's steps are checked one by one: their messages are by step (its index) and field.
+MESSAGES = {"type": "array", "items": {"type": "string"}}
+STEP_MESSAGES = {"type": "object", "additionalProperties": MESSAGES}
 ERROR_RESPONSE = {
     "type": "object",
     "description": "Messages by field; each names the expected unit. Errors that concern no "
-    "single field are under non_field_errors.",
-    "additionalProperties": {"type": "array", "items": {"type": "string"}},
+    "single field are under non_field_errors. A step's messages are by step index and field: "
+    '`{"steps": {"0": {"rate": ["..."]}}}`.',
+    "additionalProperties": {
+        "anyOf": [
+            MESSAGES,
+            {"type": "object", "additionalProperties": STEP_MESSAGES},
+            {"type": "array", "items": STEP_MESSAGES},
+        ]
+    },
 }
 ERRORS = {
     400: OpenApiResponse(ERROR_RESPONSE, description="Bad input: messages by field."),

@@ -113,6 +113,20 @@ FIXED_BUGS: dict[str, tuple[Repro, ...]] = {
     ),
     # The calculators' 400 body is {<field>: [messages]}; the schema required "field_name".
     "dosing-400-schema": (Repro("POST", "/api/v1/dosing/projection/", body={}),),
+    # A flex step's messages are by step and field ({"steps": {"0": {"rate": [...]}}}); the
+    # schema allowed a list of messages per field only.
+    "dosing-400-step-messages": (
+        Repro(
+            "POST",
+            "/api/v1/dosing/projection/",
+            body={
+                "concentration": 500,
+                "steps": [{"start": "00:00", "rate": -1}],
+                "reservoir_volume": 20,
+                "filled_at": "2025-03-03T00:00:00Z",
+            },
+        ),
+    ),
     # A date-time filter with a UTC offset of 16 h or more reached PostgreSQL as is: a 500.
     "datetime-filter-offset-500": tuple(
         Repro("GET", path, query={name: "2026-11-20T00:00:00+17:42"})
