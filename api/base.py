@@ -25,6 +25,7 @@ from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import exceptions, status
 from rest_framework.filters import OrderingFilter
 from rest_framework.pagination import CursorPagination
+from rest_framework.parsers import JSONParser
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -227,6 +228,9 @@ class ResourceViewSet(GenericViewSet):  # type: ignore[type-arg]
     through the API (naming the token), with ETag / If-Match on single records."""
 
     pagination_class = Cursor
+    # JSON in, as JSON out: a form-encoded or multipart body is a 415, and the schema lists
+    # application/json request bodies only.
+    parser_classes = [JSONParser]
     throttle_classes = [TokenRateThrottle]
     lookup_value_regex = r"\d+"
     # How a record reaches its patient ("patient_id", "pump__patient_id"): every read (list page

@@ -19,6 +19,7 @@ from drf_spectacular.utils import (
     extend_schema_view,
 )
 from rest_framework import serializers, status
+from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -72,6 +73,8 @@ class CalculatorView(APIView):
     """POST a JSON body, get the calculation. Read-scope API tokens may call it: it writes
     nothing."""
 
+    # JSON only: a form-encoded or multipart body is a 415 (the schema lists JSON only).
+    parser_classes = [JSONParser]
     allows_read_scope_post = True
     input_serializer: ClassVar[type[serializers.Serializer]]
     output_serializer: ClassVar[type[serializers.Serializer]]

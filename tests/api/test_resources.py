@@ -13,6 +13,7 @@ import re
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from django.test import Client
@@ -214,6 +215,40 @@ def test_a_browser_gets_json_and_no_html_forms(api_as, api_pump, world):
         assert "<form" not in body, path
         json.loads(body)
     assert client.get("/api/v1/pumps/?format=api").status_code == 404
+
+
+def test_the_api_reads_json_bodies_only(api_as, api_pump):
+    """JSON in as JSON out: a form-encoded or multipart body is a 415 that changes nothing (the
+    pages post their forms to themselves, never to the API), and the schema lists
+    application/json request bodies only."""
+    client = api_as("write_token")
+    body = {"pump": api_pump.pk, "scheduled_at": iso(API_FILLED_AT + timedelta(days=20))}
+    form = "application/x-www-form-urlencoded"
+    refused = {
+        "multipart": client.post(VISITS, body, format="multipart"),
+        "form": client.post(VISITS, urlencode(body), content_type=form),
+        "calculator form": client.post(
+            "/api/v1/dosing/projection/",
+            urlencode({"concentration": "500 mcg/mL"}),
+            content_type=form,
+        ),
+    }
+    for what, response in refused.items():
+        assert response.status_code == 415, (what, response.content)
+        assert "Unsupported media type" in response.json()["detail"], what
+    assert not RefillVisit.objects.exists()
+    assert book(client, api_pump, API_FILLED_AT + timedelta(days=20)).status_code == 201
+
+    schema = json.loads(Client().get("/api/schema/?format=json").content)
+    bodies = {
+        f"{method.upper()} {path}": sorted(operation["requestBody"]["content"])
+        for path, item in schema["paths"].items()
+        for method, operation in item.items()
+        if isinstance(operation, dict) and "requestBody" in operation
+    }
+    assert "POST /api/v1/refill-visits/{id}/complete/" in bodies
+    assert "POST /api/v1/dosing/projection/" in bodies
+    assert {path: types for path, types in bodies.items() if types != ["application/json"]} == {}
 
 
 def test_pump_filters_and_ordering(api_as, api_pump, make_pumps, world):
@@ -894,7 +929,9 @@ def test_every_api_write_is_audited_with_the_token(api_as, api_pump, api_clock, 
     )
     write(
         {("alerts.Alert", update)},
-        lambda: client.post(f"{ALERTS}{alert.pk}/acknowledge/", {"note": "EHR inbox"}),
+        lambda: client.post(
+            f"{ALERTS}{alert.pk}/acknowledge/", {"note": "EHR inbox"}, format="json"
+        ),
     )
     assert Alert.objects.get(pk=alert.pk).acknowledged_via == "api"
 
