@@ -113,6 +113,25 @@ class Cursor(CursorPagination):
     max_page_size = 200
     ordering = "-id"
 
+    def paginate_queryset(self, queryset: Any, request: Any, view: Any = None) -> Any:
+        self._queryset = queryset  # for decode_cursor, which DRF calls once it has the ordering
+        return super().paginate_queryset(queryset, request, view)
+
+    def decode_cursor(self, request: Any) -> Any:
+        """The cursor, refused like one that cannot be decoded (404) when its position is not
+        a value of the ordering's first field: a cursor kept from another ordering, or made
+        up, would otherwise reach the query as a value of the wrong type (a 500)."""
+        cursor = super().decode_cursor(request)
+        if cursor is None or cursor.position is None:
+            return cursor
+        try:
+            field = _position_field(self._queryset, self.ordering[0].lstrip("-"))
+            if field is not None:
+                field.to_python(cursor.position)
+        except (DjangoValidationError, ValueError, TypeError):
+            raise exceptions.NotFound(self.invalid_cursor_message) from None
+        return cursor
+
     def get_paginated_json_response(self, results: list[str]) -> Response:
         """``get_paginated_response`` for results already written as JSON texts (the pump
         list: ``api.representations.pump_documents``): the same page, not encoded again."""
@@ -134,6 +153,17 @@ class WrittenJSONResponse(Response):
     def rendered_content(self) -> bytes:  # type: ignore[override]  # bytes, as JSONRenderer gives
         self["Content-Type"] = "application/json"
         return self.written_body
+
+
+def _position_field(queryset: Any, name: str) -> Any:
+    """The field whose values the ordering key ``name`` of ``queryset`` holds: a model field,
+    an annotation's output field, or the pump page query's own (``api.pump_page``)."""
+    if hasattr(queryset, "position_field"):
+        return queryset.position_field(name)
+    annotation = queryset.query.annotations.get(name)
+    if annotation is not None:
+        return annotation.output_field
+    return queryset.model._meta.get_field(name)
 
 
 def idempotent(handler: Callable[..., Response]) -> Callable[..., Response]:

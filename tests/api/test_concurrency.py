@@ -7,6 +7,7 @@ The clock is pinned (``api_clock``); the pump is TC-01 in patient A1 filled on 1
 12:00 UTC: refill due 24 November 12:00, empty 4 December 20:00 (see tests/api/conftest.py).
 """
 
+import base64
 import functools
 import socket
 import threading
@@ -441,6 +442,36 @@ def test_every_ordering_pages_through_every_pump_once_in_order(
         for pk in page
     ]
     assert explanted == seen[1:]
+
+
+@pytest.mark.parametrize("ordering", ["", "refill_due_at", "-implanted_on"])
+@pytest.mark.parametrize("query", ["p=abc", "p=2026-13-01", "o=5&p=10", "r=1&p=x1"])
+@pytest.mark.parametrize("filtered", [False, True], ids=["page query", "orm"])
+def test_a_cursor_that_does_not_fit_the_ordering_answers_404(
+    api_as, api_pump, make_pumps, ordering, query, filtered
+):
+    """A cursor from another ordering, or made up: 404 with DRF's message, as for a cursor
+    that cannot be decoded (it was a 500). An id position fits the id ordering."""
+    make_pumps(3)
+    cursor = base64.b64encode(query.encode()).decode()
+    url = f"{PUMPS}?cursor={cursor}&ordering={ordering}" + ("&status=active" if filtered else "")
+    response = api_as("read_token").get(url)
+    if ordering == "" and query == "o=5&p=10":
+        assert response.status_code == 200
+    else:
+        assert response.status_code == 404, response.content
+        assert response.json() == {"detail": "Invalid cursor"}
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/refill-visits/", "/api/v1/alerts/", "/api/v1/programs/", "/api/v1/patients/"]
+)
+def test_every_list_refuses_a_cursor_that_does_not_fit_its_ordering(api_as, api_pump, path):
+    cursor = base64.b64encode(b"p=not-a-value").decode()
+    response = api_as("read_token").get(f"{path}?cursor={cursor}")
+    assert response.status_code == 404, response.content
+    assert response.json() == {"detail": "Invalid cursor"}
+    assert api_as("read_token").get(path).status_code == 200
 
 
 def test_page_size_is_capped_at_200(api_as, api_pump, world):
