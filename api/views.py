@@ -8,7 +8,7 @@ role on the patient's care team (a caregiver may read, never write) and a write-
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Model, Q, QuerySet, Value
 from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
@@ -43,6 +43,7 @@ from api.base import (
     idempotent,
     service_errors,
 )
+from api.pump_page import PumpPageQuery
 from api.representations import pump_documents, pump_representation, pump_representations
 from dosing.models import DrugProduct, ProductUse
 from pumps.models import (
@@ -293,7 +294,11 @@ class PumpViewSet(mixins.ListModelMixin, ResourceViewSet):
         return self.conditional(data)
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        if connection.vendor == "postgresql" and not self._filters_asked():
+            # No filter to apply: the page query without the ORM (api.pump_page).
+            page = self.paginate_queryset(PumpPageQuery(user=request.user, never=NEVER))
+        else:
+            page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         assert page is not None  # always paginated
         ids = [row["id"] for row in page]
         # The page's representations as JSON written by PostgreSQL where it can write them
