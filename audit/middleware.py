@@ -1,7 +1,8 @@
 """Request middleware of the audit app.
 
 ``RequestIdMiddleware`` runs first: it gives the request its id (``request.request_id``), makes
-the id available to log records for the whole request, and returns it in ``X-Request-ID``.
+the id available to log records for the whole request and while its response is sent (the
+development server logs the request line then), and returns it in ``X-Request-ID``.
 
 ``AccessLogMiddleware`` runs after authentication and the view: it writes the patient reads
 the view noted (``audit.access.note_patient_read``) in one INSERT when the response succeeded.
@@ -12,7 +13,12 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponse
 
 from audit.access import flush_patient_reads
-from audit.request_id import REQUEST_ID_HEADER, _request_id, accepted_request_id
+from audit.request_id import (
+    REQUEST_ID_HEADER,
+    _request_id,
+    _sending_request_id,
+    accepted_request_id,
+)
 
 
 class RequestIdMiddleware:
@@ -27,6 +33,8 @@ class RequestIdMiddleware:
             response = self.get_response(request)
         finally:
             _request_id.reset(reset)
+            # Until the response is closed (audit/apps.py clears it on request_finished).
+            _sending_request_id.set(request_id)
         response[REQUEST_ID_HEADER] = request_id
         return response
 

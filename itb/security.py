@@ -12,7 +12,9 @@ X-Frame-Options to the static files, which WhiteNoise answers before Django's mi
 
 ``RedactingFilter`` (on the log handler) and ``redact_path`` (the access log, in
 ``gunicorn.conf.py``) keep credentials in URLs and the row values PostgreSQL repeats in its
-errors out of the logs.
+errors out of the logs. ``QueryStringFilter`` (on Django's ``django.server`` logger) keeps the
+query string out of the development server's request lines, as ``gunicorn.conf.py`` does for
+gunicorn's.
 """
 
 import logging
@@ -158,3 +160,28 @@ class RedactingFilter(logging.Filter):
 
 
 _TRACEBACK = logging.Formatter()
+
+# A URL's query string in a request line: from "?" to the next space. Nothing in it is kept,
+# quotes included (a search for O'Brien is sent as ?q=O'Brien).
+_QUERY_STRING = re.compile(r"\?\S*")
+
+
+def without_query_string(text: str) -> str:
+    """``text`` (a request line, or a server message quoting one) with the query string of
+    every URL in it removed: ``GET /?q=Atwood HTTP/1.1`` is ``GET / HTTP/1.1``."""
+    return _QUERY_STRING.sub("", text)
+
+
+class QueryStringFilter(logging.Filter):
+    """Removes the query string from the request lines of Django's development server (the
+    ``django.server`` logger: ``"GET /patients/?mrn=... HTTP/1.1" 200``), where the board's
+    search puts a patient's name or MRN; gunicorn's access log leaves it out the same way
+    (``gunicorn.conf.py``). Set on that logger in ``LOGGING``, so every handler (and a test's
+    log capture) gets the line without it; it never drops a record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = without_query_string(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, ()
+        return True

@@ -24,9 +24,10 @@ from typing import Any, cast
 
 import pytest
 from django.core import mail
+from django.core.servers.basehttp import WSGIRequestHandler
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
-from django.test import Client, override_settings
+from django.test import Client, RequestFactory, override_settings
 from django.urls import path
 from django.utils import timezone
 
@@ -37,6 +38,7 @@ from alerts.emails import build_message, subject_for
 from alerts.kinds import KINDS
 from alerts.models import Alert, Audience, Delivery, DeliveryStatus
 from alerts.sweep import run_sweep
+from audit.middleware import RequestIdMiddleware
 from itb.security import REDACTED, RedactingFilter
 from pumps.models import CareTeamMember, Patient
 from tests.api.conftest import SEED_DUE_AT, SEED_VISIT_AT, Seeded, seeded  # noqa: F401
@@ -433,3 +435,107 @@ def test_gunicorn_access_log_has_no_query_string_referer_or_link_secret(tmp_path
     assert f'"GET /ical/{REDACTED}.ics HTTP/1.1"' in log, log
     assert f'"GET /alerts/ack/{REDACTED}/ HTTP/1.1"' in log, log
     assert "gunicorn-req-1" in log, log
+
+
+def test_a_runserver_request_line_is_logged_without_its_query_string(
+    caplog: pytest.LogCaptureFixture,
+    console: io.StringIO,
+    db: None,  # closing the response runs Django's request_finished receivers
+) -> None:
+    """``make run`` serves with Django's development server, which logs every request line on
+    the ``django.server`` logger, query string included: where the board's search puts an MRN.
+    The line is logged without it, named by its request id (the server logs it after the
+    middleware has returned, while the response is sent)."""
+    caplog.set_level(logging.INFO, logger="django.server")
+    mrn = IDENTITIES["a1"][0]
+    request = RequestFactory().get(
+        "/api/v1/patients/", {"mrn": mrn}, headers={"X-Request-ID": "runserver-req-1"}
+    )
+    response = RequestIdMiddleware(lambda request: HttpResponse("[]"))(request)
+    server = WSGIRequestHandler.__new__(WSGIRequestHandler)  # the line as runserver logs it
+    with socket.socket() as connection:
+        server.request = cast(Any, connection)  # the connection's socket, as socketserver sets it
+        server.log_message('"%s" %s %s', f"GET /api/v1/patients/?mrn={mrn} HTTP/1.1", "200", "2")
+        response.close()  # sent: what the server logs next names no request
+        server.log_message(
+            "code %d, message %s", 400, f"Bad request version ('GET /?q=O'Brien&mrn={mrn} x')"
+        )
+    logged, written = caplog_text(caplog), console.getvalue()
+    for text in (logged, written):
+        assert mrn not in text and "O'Brien" not in text and "Brien" not in text, text
+        assert '"GET /api/v1/patients/ HTTP/1.1" 200 2' in text, text
+    assert '[runserver-req-1] "GET /api/v1/patients/ HTTP/1.1" 200 2' in written, written
+    assert "[-] code 400, message Bad request version ('GET /" in written, written
+
+
+def test_runserver_request_log_has_no_query_string_and_names_each_request(tmp_path: Path) -> None:
+    """What ``make run`` writes (manage.py runserver, as Procfile.dev starts it): request lines
+    without query strings and with the request id the response carried, secrets redacted."""
+    port = closed_port()
+    output = tmp_path / "runserver.log"
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("DATABASE", "REDIS"))},
+        "DJANGO_SETTINGS_MODULE": "itb.settings.test",
+        # No database is needed for these answers (sign-in redirect, 401, 404).
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'unused.sqlite3'}",
+        "ITB_VAR_DIR": str(tmp_path / "var"),
+        "PYTHONUNBUFFERED": "1",
+    }
+    with output.open("w") as out:
+        server = subprocess.Popen(
+            [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    ids = []
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, output.read_text()
+                assert server.poll() is None, output.read_text()
+                time.sleep(0.2)
+        for url, headers in (
+            ("/?q=Atwood&mrn=MRN-Q4417-A", {"X-Request-ID": "runserver-req-2"}),
+            ("/api/v1/patients/?mrn=MRN-Q4417-A", {}),
+            ("/no-such-page/?q=Atwood", {}),
+            ("/alerts/ack/eyJhIjoxfQ:1u2v:SecretSignature/", {}),
+        ):
+            sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+            extra = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+            request = f"GET {url} HTTP/1.1\r\nHost: localhost\r\n{extra}Connection: close\r\n\r\n"
+            sock.sendall(request.encode())
+            answer = b""
+            while chunk := sock.recv(65536):
+                answer += chunk
+            sock.close()
+            found = re.search(rb"(?im)^X-Request-ID: (\S+)\r$", answer)
+            assert found, answer[:500]
+            ids.append(found.group(1).decode())
+        deadline = time.monotonic() + 10
+        while output.read_text().count('HTTP/1.1" ') < len(ids):
+            assert time.monotonic() < deadline, output.read_text()
+            time.sleep(0.1)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    log = output.read_text()
+    for secret in ("Atwood", "MRN-Q4417-A", "SecretSignature"):
+        assert secret not in log, f"{secret!r} in the runserver log:\n{log}"
+    assert ids[0] == "runserver-req-2"
+    for request_id, line in zip(
+        ids,
+        (
+            '"GET / HTTP/1.1" 302 ',
+            '"GET /api/v1/patients/ HTTP/1.1" 401 ',
+            '"GET /no-such-page/ HTTP/1.1" 404 ',
+            f'"GET /alerts/ack/{REDACTED}/ HTTP/1.1" ',
+        ),
+        strict=True,
+    ):
+        assert f"django.server [{request_id}] {line}" in log, log

@@ -329,6 +329,7 @@ LOGGING = {
     "filters": {
         "request_id": {"()": "audit.request_id.RequestIdFilter"},
         "redact": {"()": "itb.security.RedactingFilter"},
+        "no_query_string": {"()": "itb.security.QueryStringFilter"},
     },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"}
@@ -350,6 +351,10 @@ LOGGING = {
         # At DEBUG it logs every missing template variable with the whole template context,
         # patients included.
         "django.template": {"level": "INFO"},
+        # The development server's request lines (`make run`), through the console handler
+        # like the rest, without the query string, where the board's search puts a name or
+        # MRN (gunicorn's access log leaves it out too: gunicorn.conf.py).
+        "django.server": {"level": "INFO", "filters": ["no_query_string"], "propagate": True},
     },
 }
 
