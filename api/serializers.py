@@ -18,6 +18,7 @@ from pumps.models import (
     Patient,
     Pump,
     PumpProgram,
+    RefillDueReason,
 )
 from pumps.models.patients import SCI_LEVELS
 from pumps.program_change import CONTEXTS
@@ -203,13 +204,42 @@ class CatheterSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
 
 
 class ProjectionSerializer(serializers.Serializer):  # type: ignore[type-arg]
-    low_reservoir_alarm_at = serializers.DateTimeField(source="projected_alarm_at")
-    empty_at = serializers.DateTimeField(source="projected_empty_at")
-    refill_due_at = serializers.DateTimeField()
-    refill_due_reason = serializers.CharField()
-    stability_limit_at = serializers.DateTimeField()
-    updated_at = serializers.DateTimeField(source="projection_updated_at")
-    error = serializers.CharField(source="projection_error")
+    """The pump's stored projection: every time is empty (null) until the pump has a program
+    and a fill, or when it cannot be projected (``error`` says why)."""
+
+    low_reservoir_alarm_at = serializers.DateTimeField(
+        source="projected_alarm_at",
+        allow_null=True,
+        help_text="When the reservoir reaches the pump's low-reservoir alarm volume (UTC).",
+    )
+    empty_at = serializers.DateTimeField(
+        source="projected_empty_at",
+        allow_null=True,
+        help_text="When the reservoir is projected to run empty (UTC).",
+    )
+    refill_due_at = serializers.DateTimeField(
+        allow_null=True,
+        help_text="When the refill is due: the alarm time less the clinic's refill buffer, or "
+        "the drug's stability limit, whichever comes first (UTC).",
+    )
+    refill_due_reason = serializers.ChoiceField(
+        choices=RefillDueReason.choices,
+        allow_blank=True,
+        help_text="Which of the two set the refill-due time; empty without a projection.",
+    )
+    stability_limit_at = serializers.DateTimeField(
+        allow_null=True, help_text="When the drug in the reservoir reaches its stability limit."
+    )
+    updated_at = serializers.DateTimeField(
+        source="projection_updated_at",
+        allow_null=True,
+        help_text="When this projection was computed.",
+    )
+    error = serializers.CharField(
+        source="projection_error",
+        allow_blank=True,
+        help_text="Why the pump cannot be projected; empty when it can.",
+    )
 
 
 class PumpSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
@@ -259,6 +289,7 @@ class PumpSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
     def _projection(self) -> "ProjectionSerializer":
         return ProjectionSerializer()
 
+    @extend_schema_field(ProgramSerializer(allow_null=True))
     def get_current_program(self, pump: Pump) -> dict[str, Any] | None:
         """The program in force now (prefetched by the view: the latest one only)."""
         programs = list(pump.programs.all())
@@ -267,10 +298,12 @@ class PumpSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
         latest = max(programs, key=lambda program: program.effective_from)
         return dict(self._program.to_representation(latest))
 
+    @extend_schema_field(CatheterSerializer(allow_null=True))
     def get_catheter(self, pump: Pump) -> dict[str, Any] | None:
         current = [c for c in pump.catheters.all() if c.removed_on is None]
         return dict(self._catheter.to_representation(current[0])) if current else None
 
+    @extend_schema_field(ProjectionSerializer)
     def get_projection(self, pump: Pump) -> dict[str, Any]:
         return dict(self._projection.to_representation(pump))
 

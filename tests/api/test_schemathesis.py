@@ -390,3 +390,38 @@ def test_a_property_the_schema_does_not_declare_fails_the_response_check(
         and schemas[name].get("additionalProperties") is not False
     }
     assert open_objects == {"ProgramStep"}
+
+
+def test_a_pumps_program_catheter_and_projection_are_declared_and_checked(
+    seeded: Seeded, wsgi_in_test_transaction: None
+) -> None:
+    """The pump's nested objects are the Program, Catheter and Projection components (not
+    free-form objects), so the detail and the list are checked field by field inside them."""
+    schemas = live_schema().raw_schema["components"]["schemas"]
+    pump = schemas["Pump"]["properties"]
+    for name, component in (
+        ("current_program", "Program"),
+        ("catheter", "Catheter"),
+        ("projection", "Projection"),
+    ):
+        assert pump[name]["allOf"] == [{"$ref": f"#/components/schemas/{component}"}], name
+    assert pump["current_program"]["nullable"] and pump["catheter"]["nullable"]
+    assert schemas["Projection"]["properties"]["refill_due_at"]["nullable"]
+    auth = bearer_for(seeded, "read")
+    for path, parameters in (
+        ("/api/v1/pumps/{id}/", {"id": seeded.pumps["a1"].pk}),
+        ("/api/v1/pumps/", {}),
+    ):
+        case = live_schema()[path]["GET"].Case(path_parameters=parameters)
+        response = case.call(headers=auth)
+        assert response.status_code == 200, response.text
+        case.validate_response(response, checks=[response_schema_conformance], headers=auth)
+        answered = response.json()
+        first = answered["results"][0] if "results" in answered else answered
+        assert first["current_program"]["concentration_mcg_per_ml"]
+        drifted = {**first, "projection": {**first["projection"], "undeclared": True}}
+        body = {**answered, "results": [drifted]} if "results" in answered else drifted
+        with pytest.raises(FailureGroup, match="undeclared"):
+            case.validate_response(
+                with_body(response, body), checks=[response_schema_conformance], headers=auth
+            )
