@@ -23,12 +23,10 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from api.base import ACCESS_PATIENT_ID
 from itb.db import prepared_cursor
 from pumps.models import Pump
 from pumps.selectors import visible_patient_ids_sql
-
-# The name the access log reads a row's patient id under (api.base.ACCESS_PATIENT_ID).
-ACCESS_PATIENT_ID = "access_patient_id"
 
 
 @dataclass(frozen=True)
