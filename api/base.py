@@ -9,11 +9,14 @@ the same access selector, so the API cannot do what the pages refuse.
 import functools
 import hashlib
 import json
+import re
+from base64 import b64decode, b64encode
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import Token
 from datetime import UTC
 from typing import Any, TypeVar
+from urllib.parse import parse_qs, urlencode
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -29,6 +32,7 @@ from rest_framework.parsers import JSONParser
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
 from rest_framework.viewsets import GenericViewSet
 
 from accounts.models import ApiToken
@@ -89,6 +93,22 @@ class NullsLastOrdering(OrderingFilter):
     pagination never loses the empty ones and they come last; ``id`` breaks ties."""
 
     def get_ordering(self, request: Request, queryset: Any, view: Any) -> Any:
+        asked = request.query_params.get(self.ordering_param)
+        if asked:
+            # A field the list cannot be ordered by is refused, not silently dropped: the
+            # caller would otherwise page through an order it did not ask for.
+            valid = [name for name, _label in self.get_valid_fields(queryset, view, {})]
+            unknown = [term for term in asked.split(",") if term.strip().lstrip("-") not in valid]
+            if unknown:
+                raise exceptions.ValidationError(
+                    {
+                        self.ordering_param: [
+                            f"Cannot order by {', '.join(repr(t) for t in unknown)}: order by "
+                            f"{', '.join(valid)}, each reversed with a leading '-', several "
+                            "separated by commas."
+                        ]
+                    }
+                )
         ordering = super().get_ordering(request, queryset, view)
         mapped = getattr(view, "nullable_orderings", ())
         if not ordering:
@@ -104,6 +124,30 @@ class NullsLastOrdering(OrderingFilter):
             terms.append("id")
         return terms
 
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        fields = [field if isinstance(field, str) else field[0] for field in view.ordering_fields]
+        names = "|".join(re.escape(field) for field in fields)
+        default = ",".join(view.ordering)
+        empty = getattr(view, "nullable_orderings", ())
+        return [
+            {
+                "name": self.ordering_param,
+                "required": False,
+                "in": "query",
+                "description": f"Order by {', '.join(f'`{f}`' for f in fields)}; a leading `-` "
+                f"reverses a field (`-{fields[-1]}`), several are separated by commas. Default "
+                f"`{default}`; ties are broken by `id`."
+                + (
+                    f" Records without {' or '.join(f'`{f}`' for f in empty)} come last."
+                    if empty
+                    else ""
+                )
+                + " Another field is refused (400). A cursor (next/previous link) belongs to "
+                "the ordering it was made with.",
+                "schema": {"type": "string", "pattern": f"^-?({names})(,-?({names}))*$"},
+            }
+        ]
+
 
 class Cursor(CursorPagination):
     """Cursor pagination: pages stay stable while rows are added. ``page_size`` up to 200."""
@@ -117,12 +161,35 @@ class Cursor(CursorPagination):
         self._queryset = queryset  # for decode_cursor, which DRF calls once it has the ordering
         return super().paginate_queryset(queryset, request, view)
 
+    # The key, in a cursor's query string, of the ordering the cursor was made with.
+    ordering_key = "k"
+
+    def encode_cursor(self, cursor: Any) -> str:
+        """DRF's cursor, with the ordering it belongs to (``ordering_key``)."""
+        tokens = {self.ordering_key: ",".join(self.ordering)}
+        if cursor.offset != 0:
+            tokens["o"] = str(cursor.offset)
+        if cursor.reverse:
+            tokens["r"] = "1"
+        if cursor.position is not None:
+            tokens["p"] = cursor.position
+        encoded = b64encode(urlencode(tokens, doseq=True).encode("ascii")).decode("ascii")
+        assert self.base_url is not None  # set by paginate_queryset
+        return str(replace_query_param(self.base_url, self.cursor_query_param, encoded))
+
     def decode_cursor(self, request: Any) -> Any:
-        """The cursor, refused like one that cannot be decoded (404) when its position is not
-        a value of the ordering's first field: a cursor kept from another ordering, or made
-        up, would otherwise reach the query as a value of the wrong type (a 500)."""
+        """The cursor, refused like one that cannot be decoded (404) when it was made with
+        another ordering, or when its position is not a value of the ordering's first field: a
+        cursor kept from another ``?ordering=`` (or made up) would otherwise give a wrong or
+        empty page, or reach the query as a value of the wrong type (a 500)."""
         cursor = super().decode_cursor(request)
-        if cursor is None or cursor.position is None:
+        if cursor is None:
+            return cursor
+        encoded = request.query_params.get(self.cursor_query_param, "")
+        tokens = parse_qs(b64decode(encoded.encode("ascii")).decode("ascii"), True)
+        if tokens.get(self.ordering_key, [None])[0] != ",".join(self.ordering):
+            raise exceptions.NotFound(self.invalid_cursor_message)
+        if cursor.position is None:
             return cursor
         try:
             field = _position_field(self._queryset, self.ordering[0].lstrip("-"))

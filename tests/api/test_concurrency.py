@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from django.conf import settings as django_settings
@@ -444,23 +445,72 @@ def test_every_ordering_pages_through_every_pump_once_in_order(
     assert explanted == seen[1:]
 
 
-@pytest.mark.parametrize("ordering", ["", "refill_due_at", "-implanted_on"])
-@pytest.mark.parametrize("query", ["p=abc", "p=2026-13-01", "o=5&p=10", "r=1&p=x1"])
+ORDERINGS = ["id", "-id", "implanted_on", "-implanted_on", "refill_due_at", "-refill_due_at"]
+
+
+def cursor_of(link: str) -> dict[str, list[str]]:
+    """The tokens of the cursor in a next or previous link."""
+    encoded = parse_qs(urlsplit(link).query)["cursor"][0]
+    return parse_qs(base64.b64decode(encoded).decode(), keep_blank_values=True)
+
+
+def with_cursor(tokens: dict[str, list[str]], ordering: str, filtered: bool) -> str:
+    encoded = base64.b64encode(urlencode(tokens, doseq=True).encode()).decode()
+    query = {"cursor": encoded, "ordering": ordering, "page_size": 3}
+    return f"{PUMPS}?{urlencode({**query, **({'status': 'active'} if filtered else {})})}"
+
+
 @pytest.mark.parametrize("filtered", [False, True], ids=["page query", "orm"])
-def test_a_cursor_that_does_not_fit_the_ordering_answers_404(
-    api_as, api_pump, make_pumps, ordering, query, filtered
+def test_a_cursor_belongs_to_the_ordering_it_was_made_with(api_as, api_pump, make_pumps, filtered):
+    """A cursor used with another ?ordering= than its own answers 404 (Invalid cursor), as
+    one that cannot be decoded: it would give a wrong or empty page (or a 500 when its
+    position is not a value of the other ordering's field)."""
+    make_pumps(6)
+    client = api_as("read_token")
+    status = {"status": "active"} if filtered else {}
+    cursors = {
+        ordering: cursor_of(
+            client.get(PUMPS, {"ordering": ordering, "page_size": 3, **status}).json()["next"]
+        )
+        for ordering in ORDERINGS
+    }
+    for made_with, tokens in cursors.items():
+        for used_with in ORDERINGS:
+            response = client.get(with_cursor(tokens, used_with, filtered))
+            if used_with == made_with:
+                assert response.status_code == 200, (made_with, response.content)
+            else:
+                assert response.status_code == 404, (made_with, used_with)
+                assert response.json() == {"detail": "Invalid cursor"}
+
+
+@pytest.mark.parametrize("ordering", ["id", "refill_due_at", "-implanted_on"])
+@pytest.mark.parametrize("position", ["abc", "2026-13-01", "x1", ""])
+@pytest.mark.parametrize("filtered", [False, True], ids=["page query", "orm"])
+def test_a_cursor_whose_position_does_not_fit_answers_404(
+    api_as, api_pump, make_pumps, ordering, position, filtered
 ):
-    """A cursor from another ordering, or made up: 404 with DRF's message, as for a cursor
-    that cannot be decoded (it was a 500). An id position fits the id ordering."""
+    """A cursor of the right ordering whose position is not a value of its field (made up, or
+    tampered with): 404, never 500. Without its ordering at all: 404 too."""
     make_pumps(3)
-    cursor = base64.b64encode(query.encode()).decode()
-    url = f"{PUMPS}?cursor={cursor}&ordering={ordering}" + ("&status=active" if filtered else "")
-    response = api_as("read_token").get(url)
-    if ordering == "" and query == "o=5&p=10":
-        assert response.status_code == 200
-    else:
-        assert response.status_code == 404, response.content
-        assert response.json() == {"detail": "Invalid cursor"}
+    client = api_as("read_token")
+    status = {"status": "active"} if filtered else {}
+    link = client.get(PUMPS, {"ordering": ordering, "page_size": 1, **status}).json()["next"]
+    tokens = {**cursor_of(link), "p": [position]}
+    response = client.get(with_cursor(tokens, ordering, filtered))
+    assert response.status_code == 404, response.content
+    assert response.json() == {"detail": "Invalid cursor"}
+    without_ordering = {key: value for key, value in cursor_of(link).items() if key != "k"}
+    assert client.get(with_cursor(without_ordering, ordering, filtered)).status_code == 404
+
+
+@pytest.mark.parametrize("ordering", ["bogus", "id,", "-serial_number", "refill_due_at,notes"])
+def test_an_ordering_the_list_does_not_offer_is_refused(api_as, api_pump, ordering):
+    response = api_as("read_token").get(PUMPS, {"ordering": ordering})
+    assert response.status_code == 400
+    (message,) = response.json()["ordering"]
+    assert "Cannot order by" in message
+    assert "id, refill_due_at, projected_alarm_at, implanted_on" in message
 
 
 @pytest.mark.parametrize(
