@@ -8,17 +8,20 @@ role on the patient's care team (a caregiver may read, never write) and a write-
 from datetime import UTC, datetime
 from typing import Any
 
+from django import forms as django_forms
 from django.db import connection, transaction
 from django.db.models import Model, Q, QuerySet, Value
 from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django_filters import rest_framework as filters
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
     OpenApiResponse,
     extend_schema,
+    extend_schema_field,
     extend_schema_view,
     inline_serializer,
 )
@@ -147,6 +150,13 @@ class PingView(APIView):
 # --- patients and care teams --------------------------------------------------------------------
 
 
+@extend_schema_field(OpenApiTypes.INT)
+class IdFilter(filters.NumberFilter):
+    """A record's id: a whole number (``clinic=1.5`` is refused), an integer in the schema."""
+
+    field_class = django_forms.IntegerField
+
+
 class UtcDateTimeFilter(filters.IsoDateTimeFilter):
     """An ISO 8601 time with any offset Python accepts (up to ±23:59), compared in UTC (the
     database accepts offsets below 16 hours only)."""
@@ -229,7 +239,7 @@ class CareTeamViewSet(mixins.ListModelMixin, ResourceViewSet):
 
 
 class PumpFilter(filters.FilterSet):
-    clinic = filters.NumberFilter(field_name="patient__clinic_id")
+    clinic = IdFilter(field_name="patient__clinic_id")
     high_withdrawal_risk = filters.BooleanFilter(field_name="patient__high_withdrawal_risk")
     refill_due_before = UtcDateTimeFilter(field_name="refill_due_at", lookup_expr="lt")
     refill_due_after = UtcDateTimeFilter(field_name="refill_due_at", lookup_expr="gte")
@@ -439,8 +449,8 @@ class ProgramViewSet(mixins.ListModelMixin, ResourceViewSet):
 
 
 class VisitFilter(filters.FilterSet):
-    patient = filters.NumberFilter(field_name="pump__patient_id")
-    clinic = filters.NumberFilter(field_name="pump__patient__clinic_id")
+    patient = IdFilter(field_name="pump__patient_id")
+    clinic = IdFilter(field_name="pump__patient__clinic_id")
     scheduled_after = UtcDateTimeFilter(field_name="scheduled_at", lookup_expr="gte")
     scheduled_before = UtcDateTimeFilter(field_name="scheduled_at", lookup_expr="lt")
 

@@ -647,3 +647,13 @@ def test_the_api_answers_unthrottled_while_redis_is_unreachable(api_as, api_pump
         response = client.get(f"{PUMPS}{api_pump.pk}/")
         assert response.status_code == 200
         assert response.json()["id"] == api_pump.pk
+
+
+@pytest.mark.parametrize("path", [PUMPS, "/api/v1/refill-visits/"])
+def test_an_id_filter_takes_whole_numbers_only(api_as, api_pump, path):
+    client = api_as("read_token")
+    refused = client.get(path, {"clinic": "1.5"})
+    assert refused.status_code == 400
+    assert "clinic" in refused.json()
+    clinic = api_pump.patient.clinic_id
+    assert client.get(path, {"clinic": str(clinic)}).status_code == 200
