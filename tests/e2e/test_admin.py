@@ -42,4 +42,9 @@ def test_wrong_password_is_refused(live_server, page):
     page.fill("#id_username", "admin")
     page.fill("#id_password", "not-the-password")
     page.click("input[type=submit]")
-    assert "Please enter the correct username and password" in page.content()
+    # The answer is a new page: read it once it is there (content() while the browser is
+    # between the two pages answers empty).
+    error = page.locator(".errornote")
+    error.wait_for()
+    assert "Please enter the correct username and password" in error.inner_text()
+    assert page.url == f"{live_server.url}/admin/login/"
