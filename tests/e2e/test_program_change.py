@@ -38,6 +38,9 @@ def test_soft_stop_override_and_concentration_change_with_bridge(live_server, pa
     assert "0.9 mL/day" in page.content()  # 450 / 500
     screenshot("program-review-soft-stop")
     page.get_by_role("button", name="Save the new program").click()
+    # Refused without a reason: the answer is a new page, read once it is there (content()
+    # while the browser is between the two pages answers empty).
+    page.wait_for_selector("text=document why")
     assert "document why" in page.content()
     page.get_by_label("Why this change outside the label limits is made").fill(
         "Clinician reviewed by phone; severe spasms"
