@@ -636,6 +636,16 @@ def _json_sql(part: str, name: str, model: type[models.Model], expression: str) 
     raise _NotExpressible(f"{part}.{name}")
 
 
+def _columns_json(
+    part: str, model: type[models.Model], alias: str, columns: dict[str, str]
+) -> list[tuple[str, str]]:
+    """``(key, JSON value)`` pairs of the serializer fields ``columns`` maps to columns of
+    ``model`` (read as ``alias``)."""
+    return [
+        (key, _json_sql(part, key, model, f"{alias}.{column}")) for key, column in columns.items()
+    ]
+
+
 def _object_sql(pairs: list[tuple[str, str]]) -> str:
     return "json_build_object(" + ", ".join(f"'{key}', {value}" for key, value in pairs) + ")"
 
@@ -720,24 +730,20 @@ def _documents_select() -> str | None:
             ]
         )
         projection = _object_sql(
-            [
-                (
-                    "low_reservoir_alarm_at",
-                    field("projection", "low_reservoir_alarm_at", Pump, "p.projected_alarm_at"),
-                ),
-                ("empty_at", field("projection", "empty_at", Pump, "p.projected_empty_at")),
-                ("refill_due_at", field("projection", "refill_due_at", Pump, "p.refill_due_at")),
-                (
-                    "refill_due_reason",
-                    field("projection", "refill_due_reason", Pump, "p.refill_due_reason"),
-                ),
-                (
-                    "stability_limit_at",
-                    field("projection", "stability_limit_at", Pump, "p.stability_limit_at"),
-                ),
-                ("updated_at", field("projection", "updated_at", Pump, "p.projection_updated_at")),
-                ("error", field("projection", "error", Pump, "p.projection_error")),
-            ]
+            _columns_json(
+                "projection",
+                Pump,
+                "p",
+                {
+                    "low_reservoir_alarm_at": "projected_alarm_at",
+                    "empty_at": "projected_empty_at",
+                    "refill_due_at": "refill_due_at",
+                    "refill_due_reason": "refill_due_reason",
+                    "stability_limit_at": "stability_limit_at",
+                    "updated_at": "projection_updated_at",
+                    "error": "projection_error",
+                },
+            )
         )
         pump = _object_sql(
             [
