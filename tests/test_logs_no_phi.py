@@ -172,6 +172,17 @@ def at_debug(caplog: pytest.LogCaptureFixture) -> None:
         caplog.set_level(logging.DEBUG, logger=name)
 
 
+def server_env(tmp_path: Path) -> dict[str, str]:
+    """The environment of a server started by a test: test settings, no PostgreSQL or Redis
+    (no database is needed for the answers asked: sign-in redirects, 401s, 404s)."""
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("DATABASE", "REDIS"))},
+        "DJANGO_SETTINGS_MODULE": "itb.settings.test",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'unused.sqlite3'}",
+        "ITB_VAR_DIR": str(tmp_path / "var"),
+    }
+
+
 def closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -375,13 +386,7 @@ def test_gunicorn_access_log_has_no_query_string_referer_or_link_secret(tmp_path
     and acknowledge-link secrets redacted, and the request id."""
     port = closed_port()
     access_log = tmp_path / "access.log"
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("DATABASE", "REDIS"))},
-        "DJANGO_SETTINGS_MODULE": "itb.settings.test",
-        # No database is needed for these answers (sign-in redirect, 404s).
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'unused.sqlite3'}",
-        "ITB_VAR_DIR": str(tmp_path / "var"),
-    }
+    env = server_env(tmp_path)
     server = subprocess.Popen(
         [
             str(Path(sys.executable).parent / "gunicorn"),
@@ -473,14 +478,7 @@ def test_runserver_request_log_has_no_query_string_and_names_each_request(tmp_pa
     without query strings and with the request id the response carried, secrets redacted."""
     port = closed_port()
     output = tmp_path / "runserver.log"
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("DATABASE", "REDIS"))},
-        "DJANGO_SETTINGS_MODULE": "itb.settings.test",
-        # No database is needed for these answers (sign-in redirect, 401, 404).
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'unused.sqlite3'}",
-        "ITB_VAR_DIR": str(tmp_path / "var"),
-        "PYTHONUNBUFFERED": "1",
-    }
+    env = {**server_env(tmp_path), "PYTHONUNBUFFERED": "1"}
     with output.open("w") as out:
         server = subprocess.Popen(
             [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
